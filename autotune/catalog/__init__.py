@@ -1,0 +1,27 @@
+"""Hardware and prices as data: instance types, accelerators and named price sets."""
+
+from autotune.catalog._catalog import (
+    Accelerator,
+    Instance,
+    PriceSet,
+    get_instance,
+    instance_names,
+    load_accelerators,
+    load_instances,
+    load_price_sets,
+    price_per_hour,
+    price_set_names,
+)
+
+__all__ = [
+    "Accelerator",
+    "Instance",
+    "PriceSet",
+    "get_instance",
+    "instance_names",
+    "load_accelerators",
+    "load_instances",
+    "load_price_sets",
+    "price_per_hour",
+    "price_set_names",
+]

@@ -1,0 +1,158 @@
+"""Loads ``hardware.yaml`` and ``prices.yaml`` into frozen records."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+
+from autotune.errors import choice_error
+
+DEFAULT_PRICE_SET = "on-demand"
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """One accelerator chip family; per-core figures are for one NeuronCore or one GPU."""
+
+    name: str
+    kind: Literal["neuron", "gpu"]
+    cores_per_chip: int
+    tensor_flops_per_core: float
+    vector_flops_per_core: float
+    scalar_flops_per_core: float
+    dram_bytes_per_chip: int
+    dram_bandwidth_per_chip: float
+    chip_link_bandwidth: float
+    host_link_bandwidth: float
+    systolic_rows: int
+    systolic_cols: int
+    compute_dtype_bytes: int
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An EC2 instance type: how many chips of which accelerator, and its host."""
+
+    name: str
+    accelerator: Accelerator
+    chips: int
+    vcpus: int
+    host_memory_gib: int
+    source: str
+
+    @property
+    def cores(self) -> int:
+        return self.chips * self.accelerator.cores_per_chip
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.accelerator.kind == "gpu"
+
+
+@dataclass(frozen=True)
+class PriceSet:
+    name: str
+    description: str
+    source: str
+    prices: dict[str, float]
+
+
+def _read(name: str) -> Any:
+    text = resources.files("autotune.catalog").joinpath(name).read_text()
+    return yaml.safe_load(text)
+
+
+def _accelerator(name: str, raw: dict[str, Any]) -> Accelerator:
+    if raw["kind"] == "neuron":
+        clock = float(raw["clock_hz"])
+        vector = raw["vector_flops_per_cycle"] * clock
+        scalar = raw["scalar_flops_per_cycle"] * clock
+        rows, cols = int(raw["systolic_rows"]), int(raw["systolic_cols"])
+        link = float(raw["chip_link_bandwidth"])
+    else:
+        vector = scalar = float(raw["vector_flops_per_core"])
+        rows = cols = 1
+        link = 0.0
+    return Accelerator(
+        name=name,
+        kind=raw["kind"],
+        cores_per_chip=int(raw["cores_per_chip"]),
+        tensor_flops_per_core=float(raw["tensor_flops_per_core"]),
+        vector_flops_per_core=vector,
+        scalar_flops_per_core=scalar,
+        dram_bytes_per_chip=int(raw["dram_bytes_per_chip"]),
+        dram_bandwidth_per_chip=float(raw["dram_bandwidth_per_chip"]),
+        chip_link_bandwidth=link,
+        host_link_bandwidth=float(raw["host_link_bandwidth"]),
+        systolic_rows=rows,
+        systolic_cols=cols,
+        compute_dtype_bytes=int(raw["compute_dtype_bytes"]),
+    )
+
+
+@functools.cache
+def load_accelerators() -> dict[str, Accelerator]:
+    raw = _read("hardware.yaml")["accelerators"]
+    return {name: _accelerator(name, spec) for name, spec in raw.items()}
+
+
+@functools.cache
+def load_instances() -> dict[str, Instance]:
+    accelerators = load_accelerators()
+    raw = _read("hardware.yaml")["instances"]
+    return {
+        name: Instance(
+            name=name,
+            accelerator=accelerators[spec["accelerator"]],
+            chips=int(spec["chips"]),
+            vcpus=int(spec["vcpus"]),
+            host_memory_gib=int(spec["host_memory_gib"]),
+            source=str(spec["source"]),
+        )
+        for name, spec in raw.items()
+    }
+
+
+@functools.cache
+def load_price_sets() -> dict[str, PriceSet]:
+    raw = _read("prices.yaml")
+    return {
+        name: PriceSet(
+            name=name,
+            description=str(spec["description"]),
+            source=str(spec["source"]),
+            prices={k: float(v) for k, v in spec["prices"].items()},
+        )
+        for name, spec in raw.items()
+    }
+
+
+def instance_names() -> list[str]:
+    return list(load_instances())
+
+
+def price_set_names() -> list[str]:
+    return list(load_price_sets())
+
+
+def get_instance(name: str) -> Instance:
+    """The instance called ``name``; an ``InputError`` listing the known ones otherwise."""
+    instances = load_instances()
+    if name not in instances:
+        raise choice_error("instance type", name, list(instances))
+    return instances[name]
+
+
+def price_per_hour(instance_type: str, price_set: str = DEFAULT_PRICE_SET) -> float:
+    """Hourly on-demand price of ``instance_type`` in the named price set."""
+    sets = load_price_sets()
+    if price_set not in sets:
+        raise choice_error("price set", price_set, list(sets))
+    prices = sets[price_set].prices
+    if instance_type not in prices:
+        raise choice_error(f"instance type in price set {price_set!r}", instance_type, list(prices))
+    return prices[instance_type]

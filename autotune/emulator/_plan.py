@@ -1,0 +1,85 @@
+"""The compiled artifact: a frozen plan of pipeline stages, serialisable to safe JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One contiguous slice of the graph, run by one NeuronCore (or by the whole GPU)."""
+
+    index: int
+    first_op: str
+    last_op: str
+    n_ops: int
+    tensor_flops: float
+    vector_flops: float
+    scalar_flops: float
+    compute_s: float  # TensorEngine + Vector/Scalar engine time at the calibrated efficiency
+    weight_bytes: int  # weights this stage multiplies with, per inference
+    resident_bytes: int  # of those, kept in the core's on-chip memory
+    streamed_bytes: int  # of those, read from device DRAM on every inference
+    gather_bytes: int  # embedding rows read from DRAM-resident tables
+    spill_bytes: int  # activations too large for on-chip memory, round-tripped through DRAM
+    table_bytes: int  # embedding tables that only occupy device memory
+    working_set_bytes: int  # the largest operator's activations, which share on-chip memory
+    act_in_bytes: int  # activations received from the previous stage (or the host)
+    act_out_bytes: int  # activations sent to the next stage (or the host)
+    cached_weights: tuple[str, ...]
+    streamed_weights: tuple[str, ...]
+    estimated_s: float  # the compiler's own estimate, all cores of the chip busy
+
+    @property
+    def dram_bytes(self) -> int:
+        return self.streamed_bytes + self.gather_bytes + self.spill_bytes
+
+    @property
+    def flops(self) -> float:
+        return self.tensor_flops + self.vector_flops + self.scalar_flops
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the runtime needs to deploy and time one compiled model."""
+
+    key: str
+    model: str
+    model_identity: str
+    task: str
+    batch_size: int
+    seq_len: int
+    pipeline_cores: int
+    precision: str
+    accelerator: str
+    emulator_version: str
+    input_bytes: int
+    output_bytes: int
+    stages: tuple[Stage, ...]
+
+    @property
+    def device_bytes(self) -> int:
+        """Device memory one copy occupies: every weight and table plus double-buffered IO."""
+        return sum(s.weight_bytes + s.table_bytes + 2 * s.working_set_bytes for s in self.stages)
+
+    @property
+    def weight_parameters(self) -> int:
+        return sum(s.weight_bytes + s.table_bytes for s in self.stages) // 2
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        """Rebuild a plan from ``to_json`` output; raises ``ValueError`` on any mismatch."""
+        raw: Any = json.loads(text)
+        if not isinstance(raw, dict) or not isinstance(raw.get("stages"), list):
+            raise ValueError("not a plan")
+        stages = []
+        for s in raw.pop("stages"):
+            s["cached_weights"] = tuple(s["cached_weights"])
+            s["streamed_weights"] = tuple(s["streamed_weights"])
+            stages.append(Stage(**s))
+        return cls(**raw, stages=tuple(stages))

@@ -1,0 +1,266 @@
+"""Timing simulator: closed-loop clients driving the model copies of a deployment.
+
+Each client sends its next request when the previous one returns. A request spends host time on
+one of the instance's vCPUs, crosses PCIe, then walks its copy's pipeline stages in order; each
+stage is a FIFO server on one NeuronCore (a copy's requests never overtake each other), so the
+walk is the tandem-queue recursion ``done = max(arrival, stage_free) + service``. Clients are
+served in time order from a heap, which makes the whole run one ``heapq`` loop.
+
+A stage's service is ``max(compute, DRAM traffic / bandwidth share) + overhead``: engines and DMA
+overlap. The chip's DRAM bandwidth is shared by its cores in proportion to how much each streams;
+that share depends on the load it produces, so it is found by a short fixed-point iteration.
+Every service time carries log-normal jitter from the seeded generator: p95 comes from that
+jitter and from queueing, never from a constant factor.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+from autotune.emulator._calibration import Calibration
+from autotune.emulator._runtime import Deployment
+
+_FIXED_POINT_ROUNDS = 4
+_FIXED_POINT_REQUESTS = 400
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50: float
+    p95: float
+    p99: float
+    mean: float
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    """Service time parts of stage ``index`` (averaged over copies), and how busy it was."""
+
+    index: int
+    compute_s: float
+    dram_s: float
+    link_s: float
+    overhead_s: float
+    busy_fraction: float
+
+    @property
+    def service_s(self) -> float:
+        return max(self.compute_s, self.dram_s) + self.overhead_s + self.link_s
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """What a closed-loop run of a deployment measured."""
+
+    throughput: float  # sequences per second
+    latency_s: Latency
+    concurrency: int
+    requests: int
+    seed: int
+    core_utilization: tuple[float, ...]  # every core of the instance, idle ones at 0
+    host_utilization: float
+    stages: tuple[StageTiming, ...]
+    bottleneck: str
+    bottleneck_detail: str
+
+
+@dataclass
+class _Copy:
+    cores: tuple[int, ...]
+    compute: list[float]
+    dram_bytes: list[float]
+    link: list[float]  # seconds to hand the activation to the next stage's chip
+
+
+def _copies(d: Deployment) -> list[_Copy]:
+    acc = d.instance.accelerator
+    stages = d.plan.stages
+    out = []
+    for cores in d.copies:
+        compute, dram, link = [], [], []
+        for k, (stage, core) in enumerate(zip(stages, cores, strict=True)):
+            traffic = float(stage.dram_bytes)
+            nxt = cores[k + 1] if k + 1 < len(cores) else None
+            prev = cores[k - 1] if k > 0 else None
+            # On one chip, stages hand activations over through device DRAM (write, then read).
+            if prev is not None and d.chip_of(prev) == d.chip_of(core):
+                traffic += stage.act_in_bytes
+            hop = 0.0
+            if nxt is not None:
+                if d.chip_of(nxt) == d.chip_of(core):
+                    traffic += stage.act_out_bytes
+                else:  # NeuronLink chain: one hop per chip between them
+                    hops = abs(d.chip_of(nxt) - d.chip_of(core))
+                    hop = hops * stage.act_out_bytes / acc.chip_link_bandwidth
+            compute.append(stage.compute_s)
+            dram.append(traffic if acc.kind == "neuron" else 0.0)
+            link.append(hop)
+        out.append(_Copy(cores, compute, dram, link))
+    return out
+
+
+def _jitter(rng: np.random.Generator, sigma: float, shape: tuple[int, int]) -> np.ndarray:
+    return rng.lognormal(-sigma * sigma / 2, sigma, size=shape) if sigma > 0 else np.ones(shape)
+
+
+@dataclass
+class _Run:
+    latencies: np.ndarray
+    issued: np.ndarray
+    completed: np.ndarray
+    core_busy: dict[int, float]
+    core_dram_busy: dict[int, float]
+    host_busy: float
+
+
+def _run(d: Deployment, copies: list[_Copy], share: dict[int, float], cal: Calibration,
+         concurrency: int, requests: int, seed: int) -> _Run:
+    acc, inst = d.instance.accelerator, d.instance
+    neuron = acc.kind == "neuron"
+    overhead = cal.neuron.stage_overhead_s if neuron else 0.0
+    host_s = cal.neuron.host_overhead_s if neuron else cal.gpu.host_overhead_s
+    sigma = cal.neuron.jitter_sigma if neuron else cal.gpu.jitter_sigma
+    bandwidth = acc.dram_bandwidth_per_chip * (cal.neuron.dram_efficiency if neuron else 1.0)
+    pcie = (d.plan.input_bytes + d.plan.output_bytes) / acc.host_link_bandwidth
+    n_stages = len(copies[0].cores)
+    rng = np.random.default_rng(seed)
+    jit = _jitter(rng, sigma, (requests, n_stages + 1)).tolist()
+
+    # Per copy and stage: base service and the DRAM part of it under the current shares.
+    dram_s = [[b * share[c] / bandwidth for b, c in zip(cp.dram_bytes, cp.cores, strict=True)]
+              for cp in copies]
+    base = [[max(cmp, dr) + overhead + ln
+             for cmp, dr, ln in zip(cp.compute, dram_s[i], cp.link, strict=True)]
+            for i, cp in enumerate(copies)]
+    free = [[0.0] * n_stages for _ in copies]
+    busy = {c: 0.0 for cp in copies for c in cp.cores}
+    dram_busy = dict.fromkeys(busy, 0.0)
+    hosts = [0.0] * max(1, inst.vcpus)
+    host_busy = 0.0
+    clients = [(0.0, i) for i in range(concurrency)]
+    latencies = np.empty(requests)
+    issued = np.empty(requests)
+    completed = np.empty(requests)
+    for r in range(requests):
+        t, client = heapq.heappop(clients)
+        j = jit[r]
+        start = max(t, heapq.heappop(hosts))
+        h = host_s * j[n_stages]
+        heapq.heappush(hosts, start + h)
+        host_busy += h
+        arrival = start + h + pcie
+        c = min(range(len(copies)), key=lambda i: free[i][0])
+        row, svc, cores = free[c], base[c], copies[c].cores
+        for k in range(n_stages):
+            s = svc[k] * j[k]
+            begin = arrival if arrival > row[k] else row[k]
+            row[k] = begin + s
+            arrival = begin + s
+            busy[cores[k]] += s
+            dram_busy[cores[k]] += dram_s[c][k] * j[k]
+        latencies[r] = arrival - t
+        issued[r] = t
+        completed[r] = arrival
+        heapq.heappush(clients, (arrival, client))
+    return _Run(latencies, issued, completed, busy, dram_busy, host_busy)
+
+
+def _window(run: _Run, concurrency: int) -> tuple[np.ndarray, float]:
+    """Requests measured in steady state (warm-up and drain excluded) and the window length."""
+    n = len(run.completed)
+    order = np.argsort(run.completed, kind="stable")
+    lo = min(n // 10 + concurrency, n // 2)
+    hi = max(lo + 1, n - concurrency)
+    chosen = order[lo:hi]
+    span = float(run.completed[order[hi - 1]] - run.completed[order[lo - 1]]) if lo > 0 else 0.0
+    if span <= 0:
+        span = float(run.completed.max())
+        chosen = order
+    return chosen, span
+
+
+def _shares(d: Deployment, copies: list[_Copy], run: _Run) -> dict[int, float]:
+    """Each core's DRAM slowdown: one plus how much the chip's other cores stream."""
+    elapsed = float(run.completed.max()) or 1.0
+    streaming = {c: min(1.0, b / elapsed) for c, b in run.core_dram_busy.items()}
+    per_chip: dict[int, float] = {}
+    for c, f in streaming.items():
+        per_chip[d.chip_of(c)] = per_chip.get(d.chip_of(c), 0.0) + f
+    return {c: 1.0 + per_chip[d.chip_of(c)] - streaming[c] for c in streaming}
+
+
+def simulate(d: Deployment, cal: Calibration, *, concurrency: int, requests: int = 2000,
+             seed: int = 0) -> SimResult:
+    """Run ``requests`` closed-loop requests from ``concurrency`` clients against ``d``."""
+    copies = _copies(d)
+    loaded = [c for cp in copies for c in cp.cores]
+    share = {c: float(sum(1 for o in loaded if d.chip_of(o) == d.chip_of(c))) for c in loaded}
+    probe = min(requests, max(_FIXED_POINT_REQUESTS, 20 * concurrency))
+    for _ in range(_FIXED_POINT_ROUNDS if d.instance.accelerator.kind == "neuron" else 0):
+        run = _run(d, copies, share, cal, concurrency, probe, seed)
+        new = _shares(d, copies, run)
+        share = {c: (share[c] + new[c]) / 2 for c in share}
+    run = _run(d, copies, share, cal, concurrency, requests, seed)
+    return _summarise(d, copies, share, cal, run, concurrency, requests, seed)
+
+
+def _summarise(d: Deployment, copies: list[_Copy], share: dict[int, float], cal: Calibration,
+               run: _Run, concurrency: int, requests: int, seed: int) -> SimResult:
+    chosen, span = _window(run, concurrency)
+    lat = run.latencies[chosen]
+    elapsed = float(run.completed.max())
+    batch = d.plan.batch_size
+    util = [min(1.0, run.core_busy.get(c, 0.0) / elapsed) for c in range(d.instance.cores)]
+    host_util = run.host_busy / (elapsed * max(1, d.instance.vcpus))
+    stages = _stage_timings(d, copies, share, cal, util)
+    kind, detail = _bottleneck(d, stages, host_util, concurrency)
+    return SimResult(
+        throughput=batch * len(chosen) / span,
+        latency_s=Latency(*(float(np.percentile(lat, q)) for q in (50, 95, 99)),
+                          mean=float(lat.mean())),
+        concurrency=concurrency, requests=requests, seed=seed,
+        core_utilization=tuple(util), host_utilization=host_util, stages=stages,
+        bottleneck=kind, bottleneck_detail=detail,
+    )
+
+
+def _stage_timings(d: Deployment, copies: list[_Copy], share: dict[int, float],
+                   cal: Calibration, util: list[float]) -> tuple[StageTiming, ...]:
+    acc = d.instance.accelerator
+    neuron = acc.kind == "neuron"
+    bandwidth = acc.dram_bandwidth_per_chip * (cal.neuron.dram_efficiency if neuron else 1.0)
+    overhead = cal.neuron.stage_overhead_s if neuron else 0.0
+    out = []
+    n = len(copies)
+    for k in range(len(copies[0].cores)):
+        out.append(StageTiming(
+            index=k,
+            compute_s=sum(cp.compute[k] for cp in copies) / n,
+            dram_s=sum(cp.dram_bytes[k] * share[cp.cores[k]] for cp in copies) / bandwidth / n,
+            link_s=sum(cp.link[k] for cp in copies) / n,
+            overhead_s=overhead,
+            busy_fraction=sum(util[cp.cores[k]] for cp in copies) / n,
+        ))
+    return tuple(out)
+
+
+def _bottleneck(d: Deployment, stages: tuple[StageTiming, ...], host_util: float,
+                concurrency: int) -> tuple[str, str]:
+    worst = max(stages, key=lambda s: s.busy_fraction)
+    if host_util >= worst.busy_fraction and host_util > 0.8:
+        return "host", f"the host's {d.instance.vcpus} vCPUs are {host_util:.0%} busy"
+    where = "the GPU" if d.instance.is_gpu else f"stage {worst.index}"
+    if worst.busy_fraction < 0.8:
+        return "concurrency", (
+            f"{concurrency} clients keep the busiest unit ({where}) only "
+            f"{worst.busy_fraction:.0%} busy; more clients would raise throughput"
+        )
+    parts = {"compute": worst.compute_s, "dram-bandwidth": worst.dram_s, "link": worst.link_s}
+    kind = max(parts, key=lambda key: parts[key])
+    what = {"compute": "engine time", "dram-bandwidth": "streaming weights from shared DRAM",
+            "link": "sending activations over NeuronLink"}[kind]
+    return kind, (f"{where} is {worst.busy_fraction:.0%} busy and its service time "
+                  f"({worst.service_s * 1e3:.3f} ms) is dominated by {what}")
