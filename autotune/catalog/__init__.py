@@ -1,6 +1,7 @@
 """Hardware and prices as data: instance types, accelerators and named price sets."""
 
 from autotune.catalog._catalog import (
+    DEFAULT_PRICE_SET,
     Accelerator,
     Instance,
     PriceSet,
@@ -14,6 +15,7 @@ from autotune.catalog._catalog import (
 )
 
 __all__ = [
+    "DEFAULT_PRICE_SET",
     "Accelerator",
     "Instance",
     "PriceSet",

@@ -1,0 +1,173 @@
+"""The ``autotune`` command line. User mistakes end in one ``error:`` line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import click
+import typer
+
+from autotune import __version__
+from autotune._format import table
+from autotune.catalog import DEFAULT_PRICE_SET, load_instances, load_price_sets
+from autotune.errors import AutotuneError
+from autotune.models import DEFAULT_MODEL, DEFAULT_TASK
+
+app = typer.Typer(
+    help="Find the AWS Inferentia deployment of a transformer model, on an emulated inf1.",
+    add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+)
+
+Model = Annotated[str, typer.Option(help="Built-in preset or local Hugging Face checkpoint dir.")]
+Task = Annotated[str, typer.Option(help="question-answering or sequence-classification.")]
+SeqLen = Annotated[int, typer.Option(help="Compiled sequence length.")]
+Batch = Annotated[int, typer.Option(help="Compiled batch size.")]
+Pipeline = Annotated[int, typer.Option(help="--neuroncore-pipeline-cores of the compiled model.")]
+Instance = Annotated[str, typer.Option(help="Instance type (see `autotune catalog`).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    typer.echo(json.dumps(obj, indent=None))
+
+
+@app.command()
+def catalog(as_json: AsJson = False) -> None:
+    """List instance types, their hardware and hourly prices in every price set."""
+    sets = load_price_sets()
+    rows = []
+    for inst in load_instances().values():
+        acc = inst.accelerator
+        rows.append({
+            "instance_type": inst.name, "accelerator": acc.name, "chips": inst.chips,
+            "cores": inst.cores, "vcpus": inst.vcpus,
+            "device_memory_gib": inst.chips * acc.dram_bytes_per_chip / 2**30,
+            "prices": {s.name: s.prices.get(inst.name) for s in sets.values()},
+        })
+    if as_json:
+        _emit({"instances": rows, "price_sets": {s.name: s.source for s in sets.values()}})
+        return
+    headers = ["instance", "accelerator", "chips", "cores", "vCPUs", "device GiB",
+               *(f"$/h {name}" for name in sets)]
+    typer.echo(table(headers, [[r["instance_type"], r["accelerator"], r["chips"], r["cores"],
+                                r["vcpus"], f"{r['device_memory_gib']:.0f}",
+                                *(f"{p:.3f}" for p in r["prices"].values())] for r in rows]))
+    for s in sets.values():
+        default = " (default)" if s.name == DEFAULT_PRICE_SET else ""
+        typer.echo(f"\n{s.name}{default}: {s.description}. Source: {s.source}")
+
+
+@app.command("compile")
+def compile_(
+    model: Model = DEFAULT_MODEL, task: Task = DEFAULT_TASK, seq_len: SeqLen = 128,
+    batch_size: Batch = 1, pipeline_cores: Pipeline = 1,
+    instance: Instance = "inf1.xlarge",
+    verify: Annotated[bool, typer.Option(
+        help="Run the compiled stages on CPU and compare with the eager model.")] = True,
+    as_json: AsJson = False,
+) -> None:
+    """Compile a model for NeuronCores and print its stage table."""
+    from autotune.compile_report import compile_report
+
+    report = compile_report(model, task, seq_len, batch_size, pipeline_cores, instance, verify)
+    if as_json:
+        _emit(report.to_dict())
+    else:
+        typer.echo(report.render())
+
+
+@app.command()
+def bench(
+    instance: Instance = "inf1.xlarge", batch_size: Batch = 1, pipeline_cores: Pipeline = 1,
+    group_sizes: Annotated[str | None, typer.Option(
+        help="NEURONCORE_GROUP_SIZES as a comma list, e.g. 1,1,1,1 [default: as many groups "
+             "of the pipeline size as fit].")] = None,
+    model: Model = DEFAULT_MODEL, task: Task = DEFAULT_TASK, seq_len: SeqLen = 128,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Closed-loop clients [default: one per pipeline stage of every copy].")] = None,
+    requests: Annotated[int, typer.Option(help="Requests to simulate.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated jitter.")] = 0,
+    price_set: Annotated[str, typer.Option(help="Named price set.")] = DEFAULT_PRICE_SET,
+    as_json: AsJson = False,
+) -> None:
+    """Compile, deploy and load-test one configuration on the emulator."""
+    from autotune.bench import BenchConfig, run_bench
+    from autotune.emulator import CompileCache, parse_group_sizes
+
+    config = BenchConfig(
+        instance_type=instance, batch_size=batch_size, pipeline_cores=pipeline_cores,
+        group_sizes=parse_group_sizes(group_sizes) if group_sizes is not None else None,
+        model=model, task=task, seq_len=seq_len, concurrency=concurrency, requests=requests,
+        seed=seed, price_set=price_set,
+    )
+    report = run_bench(config, CompileCache())
+    out = report.to_dict()
+    if as_json:
+        _emit(out)
+        return
+    lat = out["latency_ms"]
+    typer.echo(
+        f"{out['instance_type']}  {out['model']} ({out['task']}, seq {out['seq_len']})\n"
+        f"batch {out['batch_size']}, pipeline cores {out['pipeline_cores']}, "
+        f"groups {','.join(map(str, out['group_sizes']))} ({out['mode']}), "
+        f"{out['concurrency']} clients, {out['requests']} requests\n"
+        f"throughput   {out['throughput']:.1f} seq/s\n"
+        f"latency ms   p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  p99 {lat['p99']:.2f}  "
+        f"mean {lat['mean']:.2f}\n"
+        f"cost         ${out['cost_per_hour_usd']:.3f}/h, ${out['cost_per_1m_usd']:.4f} per 1M "
+        f"inferences ({out['price_set']})\n"
+        f"bottleneck   {out['bottleneck']}: {out['bottleneck_detail']}"
+    )
+
+
+@app.command()
+def validate(
+    requests: Annotated[int, typer.Option(help="Requests simulated per row.")] = 2000,
+    as_json: AsJson = False,
+) -> None:
+    """Reproduce the published AWS blog table beside the emulator's figures."""
+    from autotune.validate_report import validate_rows
+
+    rows = validate_rows(requests)
+    if as_json:
+        _emit({"rows": rows})
+        return
+    typer.echo(table(
+        ["instance", "batch", "mode", "clients", "seq/s pub", "seq/s emu", "err",
+         "p95 ms pub", "p95 ms emu", "err", "$/1M pub", "$/1M emu"],
+        [[r["instance_type"], r["batch_size"], r["mode"], r["clients"],
+          f"{r['throughput_published']:.0f}", f"{r['throughput']:.0f}",
+          f"{r['throughput_error_pct']:+.1f}%", f"{r['p95_ms_published']:.1f}",
+          f"{r['p95_ms']:.1f}", f"{r['p95_error_pct']:+.1f}%",
+          f"{r['cost_per_1m_published']:.2f}", f"{r['cost_per_1m_usd']:.2f}"] for r in rows],
+    ))
+    typer.echo("\nPrices: on-demand-2021-05 (the set that reproduces the blog's cost column).")
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False
+          ) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def main() -> None:
+    """Console entry point: one clean line and exit 2 for every user mistake."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(standalone_mode=False)
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except click.UsageError as e:  # bad flag, missing value, not an integer...
+        typer.echo(f"error: {e.format_message()}", err=True)
+        sys.exit(2)
+    except click.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except AutotuneError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
