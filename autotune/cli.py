@@ -6,7 +6,6 @@ import json
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 
 from autotune import __version__
@@ -14,6 +13,9 @@ from autotune._format import table
 from autotune.catalog import DEFAULT_PRICE_SET, load_instances, load_price_sets
 from autotune.errors import AutotuneError
 from autotune.models import DEFAULT_MODEL, DEFAULT_TASK
+
+# Typer vendors its own click; its usage errors share this base class.
+_UsageError = typer.BadParameter.__mro__[1]
 
 app = typer.Typer(
     help="Find the AWS Inferentia deployment of a transformer model, on an emulated inf1.",
@@ -159,12 +161,14 @@ def main() -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(standalone_mode=False)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         code = e.exit_code
-    except click.UsageError as e:  # bad flag, missing value, not an integer...
+    except _UsageError as e:  # bad flag, missing value, not an integer...
+        if not e.format_message():  # bare `autotune`: the help was printed
+            sys.exit(0)
         typer.echo(f"error: {e.format_message()}", err=True)
         sys.exit(2)
-    except click.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except AutotuneError as e:
