@@ -58,21 +58,37 @@ class BenchReport:
         r, d = self.result, self.deployment
         lat = {k: round(v * 1e3, 4) for k, v in asdict(r.latency_s).items()}
         return {
-            "instance_type": d.instance.name, "model": self.config.model,
-            "task": self.config.task, "seq_len": self.config.seq_len,
-            "batch_size": self.plan.batch_size, "pipeline_cores": self.plan.pipeline_cores,
-            "group_sizes": list(d.group_sizes), "mode": d.mode, "copies": len(d.copies),
-            "concurrency": r.concurrency, "requests": r.requests, "seed": r.seed,
-            "throughput": round(r.throughput, 3), "latency_ms": lat,
+            "instance_type": d.instance.name,
+            "model": self.config.model,
+            "task": self.config.task,
+            "seq_len": self.config.seq_len,
+            "batch_size": self.plan.batch_size,
+            "pipeline_cores": self.plan.pipeline_cores,
+            "group_sizes": list(d.group_sizes),
+            "mode": d.mode,
+            "copies": len(d.copies),
+            "concurrency": r.concurrency,
+            "requests": r.requests,
+            "seed": r.seed,
+            "throughput": round(r.throughput, 3),
+            "latency_ms": lat,
             "cost_per_hour_usd": self.cost_per_hour_usd,
             "cost_per_1m_usd": round(self.cost_per_1m_usd, 6),
             "price_set": self.config.price_set,
-            "bottleneck": r.bottleneck, "bottleneck_detail": r.bottleneck_detail,
+            "bottleneck": r.bottleneck,
+            "bottleneck_detail": r.bottleneck_detail,
             "core_utilization": [round(u, 4) for u in r.core_utilization],
             "host_utilization": round(r.host_utilization, 4),
-            "stages": [{"index": s.index, "service_ms": round(s.service_s * 1e3, 4),
-                        "busy_fraction": round(s.busy_fraction, 4)} for s in r.stages],
-            "plan_key": self.plan.key, "emulator_version": self.plan.emulator_version,
+            "stages": [
+                {
+                    "index": s.index,
+                    "service_ms": round(s.service_s * 1e3, 4),
+                    "busy_fraction": round(s.busy_fraction, 4),
+                }
+                for s in r.stages
+            ],
+            "plan_key": self.plan.key,
+            "emulator_version": self.plan.emulator_version,
             "compile_seconds": round(self.compile_seconds, 4),
             "compile_cached": self.compile_cached,
         }
@@ -108,12 +124,17 @@ def run_bench(config: BenchConfig, cache: CompileCache | None = None) -> BenchRe
         raise InputError(f"requests {config.requests} must be at least 1")
     source = resolve_model(config.model, config.task)
     compiled = compile_model(
-        source, batch=config.batch_size, seq_len=config.seq_len,
-        pipeline_cores=config.pipeline_cores, accelerator=instance.accelerator, cache=cache,
+        source,
+        batch=config.batch_size,
+        seq_len=config.seq_len,
+        pipeline_cores=config.pipeline_cores,
+        accelerator=instance.accelerator,
+        cache=cache,
     )
     deployment = deploy(compiled.plan, instance, config.group_sizes)
     concurrency = config.concurrency or default_concurrency(deployment)
     requests = max(config.requests, concurrency)
-    result = simulate(deployment, load_calibration(), concurrency=concurrency,
-                      requests=requests, seed=config.seed)
+    result = simulate(
+        deployment, load_calibration(), concurrency=concurrency, requests=requests, seed=config.seed
+    )
     return BenchReport(config, deployment, result, compiled.seconds, compiled.cached, price)

@@ -15,11 +15,13 @@ from autotune.errors import AutotuneError
 from autotune.models import DEFAULT_MODEL, DEFAULT_TASK
 
 # Typer vendors its own click; its usage errors share this base class.
-_UsageError = typer.BadParameter.__mro__[1]
+_UsageError: type[Exception] = typer.BadParameter.__mro__[1]
 
 app = typer.Typer(
     help="Find the AWS Inferentia deployment of a transformer model, on an emulated inf1.",
-    add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
 )
 
 Model = Annotated[str, typer.Option(help="Built-in preset or local Hugging Face checkpoint dir.")]
@@ -39,23 +41,49 @@ def _emit(obj: dict[str, Any]) -> None:
 def catalog(as_json: AsJson = False) -> None:
     """List instance types, their hardware and hourly prices in every price set."""
     sets = load_price_sets()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for inst in load_instances().values():
         acc = inst.accelerator
-        rows.append({
-            "instance_type": inst.name, "accelerator": acc.name, "chips": inst.chips,
-            "cores": inst.cores, "vcpus": inst.vcpus,
-            "device_memory_gib": inst.chips * acc.dram_bytes_per_chip / 2**30,
-            "prices": {s.name: s.prices.get(inst.name) for s in sets.values()},
-        })
+        rows.append(
+            {
+                "instance_type": inst.name,
+                "accelerator": acc.name,
+                "chips": inst.chips,
+                "cores": inst.cores,
+                "vcpus": inst.vcpus,
+                "device_memory_gib": inst.chips * acc.dram_bytes_per_chip / 2**30,
+                "prices": {s.name: s.prices.get(inst.name) for s in sets.values()},
+            }
+        )
     if as_json:
         _emit({"instances": rows, "price_sets": {s.name: s.source for s in sets.values()}})
         return
-    headers = ["instance", "accelerator", "chips", "cores", "vCPUs", "device GiB",
-               *(f"$/h {name}" for name in sets)]
-    typer.echo(table(headers, [[r["instance_type"], r["accelerator"], r["chips"], r["cores"],
-                                r["vcpus"], f"{r['device_memory_gib']:.0f}",
-                                *(f"{p:.3f}" for p in r["prices"].values())] for r in rows]))
+    headers = [
+        "instance",
+        "accelerator",
+        "chips",
+        "cores",
+        "vCPUs",
+        "device GiB",
+        *(f"$/h {name}" for name in sets),
+    ]
+    typer.echo(
+        table(
+            headers,
+            [
+                [
+                    r["instance_type"],
+                    r["accelerator"],
+                    r["chips"],
+                    r["cores"],
+                    r["vcpus"],
+                    f"{r['device_memory_gib']:.0f}",
+                    *(f"{p:.3f}" for p in r["prices"].values()),
+                ]
+                for r in rows
+            ],
+        )
+    )
     for s in sets.values():
         default = " (default)" if s.name == DEFAULT_PRICE_SET else ""
         typer.echo(f"\n{s.name}{default}: {s.description}. Source: {s.source}")
@@ -63,11 +91,15 @@ def catalog(as_json: AsJson = False) -> None:
 
 @app.command("compile")
 def compile_(
-    model: Model = DEFAULT_MODEL, task: Task = DEFAULT_TASK, seq_len: SeqLen = 128,
-    batch_size: Batch = 1, pipeline_cores: Pipeline = 1,
+    model: Model = DEFAULT_MODEL,
+    task: Task = DEFAULT_TASK,
+    seq_len: SeqLen = 128,
+    batch_size: Batch = 1,
+    pipeline_cores: Pipeline = 1,
     instance: Instance = "inf1.xlarge",
-    verify: Annotated[bool, typer.Option(
-        help="Run the compiled stages on CPU and compare with the eager model.")] = True,
+    verify: Annotated[
+        bool, typer.Option(help="Run the compiled stages on CPU and compare with the eager model.")
+    ] = True,
     as_json: AsJson = False,
 ) -> None:
     """Compile a model for NeuronCores and print its stage table."""
@@ -82,13 +114,23 @@ def compile_(
 
 @app.command()
 def bench(
-    instance: Instance = "inf1.xlarge", batch_size: Batch = 1, pipeline_cores: Pipeline = 1,
-    group_sizes: Annotated[str | None, typer.Option(
-        help="NEURONCORE_GROUP_SIZES as a comma list, e.g. 1,1,1,1 [default: as many groups "
-             "of the pipeline size as fit].")] = None,
-    model: Model = DEFAULT_MODEL, task: Task = DEFAULT_TASK, seq_len: SeqLen = 128,
-    concurrency: Annotated[int | None, typer.Option(
-        help="Closed-loop clients [default: one per pipeline stage of every copy].")] = None,
+    instance: Instance = "inf1.xlarge",
+    batch_size: Batch = 1,
+    pipeline_cores: Pipeline = 1,
+    group_sizes: Annotated[
+        str | None,
+        typer.Option(
+            help="NEURONCORE_GROUP_SIZES as a comma list, e.g. 1,1,1,1 [default: as many groups "
+            "of the pipeline size as fit]."
+        ),
+    ] = None,
+    model: Model = DEFAULT_MODEL,
+    task: Task = DEFAULT_TASK,
+    seq_len: SeqLen = 128,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Closed-loop clients [default: one per pipeline stage of every copy]."),
+    ] = None,
     requests: Annotated[int, typer.Option(help="Requests to simulate.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the simulated jitter.")] = 0,
     price_set: Annotated[str, typer.Option(help="Named price set.")] = DEFAULT_PRICE_SET,
@@ -99,13 +141,20 @@ def bench(
     from autotune.emulator import CompileCache, parse_group_sizes
 
     config = BenchConfig(
-        instance_type=instance, batch_size=batch_size, pipeline_cores=pipeline_cores,
+        instance_type=instance,
+        batch_size=batch_size,
+        pipeline_cores=pipeline_cores,
         group_sizes=parse_group_sizes(group_sizes) if group_sizes is not None else None,
-        model=model, task=task, seq_len=seq_len, concurrency=concurrency, requests=requests,
-        seed=seed, price_set=price_set,
+        model=model,
+        task=task,
+        seq_len=seq_len,
+        concurrency=concurrency,
+        requests=requests,
+        seed=seed,
+        price_set=price_set,
     )
     report = run_bench(config, CompileCache())
-    out = report.to_dict()
+    out: dict[str, Any] = report.to_dict()
     if as_json:
         _emit(out)
         return
@@ -136,21 +185,48 @@ def validate(
     if as_json:
         _emit({"rows": rows})
         return
-    typer.echo(table(
-        ["instance", "batch", "mode", "clients", "seq/s pub", "seq/s emu", "err",
-         "p95 ms pub", "p95 ms emu", "err", "$/1M pub", "$/1M emu"],
-        [[r["instance_type"], r["batch_size"], r["mode"], r["clients"],
-          f"{r['throughput_published']:.0f}", f"{r['throughput']:.0f}",
-          f"{r['throughput_error_pct']:+.1f}%", f"{r['p95_ms_published']:.1f}",
-          f"{r['p95_ms']:.1f}", f"{r['p95_error_pct']:+.1f}%",
-          f"{r['cost_per_1m_published']:.2f}", f"{r['cost_per_1m_usd']:.2f}"] for r in rows],
-    ))
+    typer.echo(
+        table(
+            [
+                "instance",
+                "batch",
+                "mode",
+                "clients",
+                "seq/s pub",
+                "seq/s emu",
+                "err",
+                "p95 ms pub",
+                "p95 ms emu",
+                "err",
+                "$/1M pub",
+                "$/1M emu",
+            ],
+            [
+                [
+                    r["instance_type"],
+                    r["batch_size"],
+                    r["mode"],
+                    r["clients"],
+                    f"{r['throughput_published']:.0f}",
+                    f"{r['throughput']:.0f}",
+                    f"{r['throughput_error_pct']:+.1f}%",
+                    f"{r['p95_ms_published']:.1f}",
+                    f"{r['p95_ms']:.1f}",
+                    f"{r['p95_error_pct']:+.1f}%",
+                    f"{r['cost_per_1m_published']:.2f}",
+                    f"{r['cost_per_1m_usd']:.2f}",
+                ]
+                for r in rows
+            ],
+        )
+    )
     typer.echo("\nPrices: on-demand-2021-05 (the set that reproduces the blog's cost column).")
 
 
 @app.callback(invoke_without_command=True)
-def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False
-          ) -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
     if version:
         typer.echo(__version__)
         raise typer.Exit()
@@ -164,9 +240,9 @@ def main() -> None:
     except typer.Exit as e:
         code = e.exit_code
     except _UsageError as e:  # bad flag, missing value, not an integer...
-        if not e.format_message():  # bare `autotune`: the help was printed
+        if not e.format_message():  # type: ignore[attr-defined]  # bare `autotune`: the help was printed
             sys.exit(0)
-        typer.echo(f"error: {e.format_message()}", err=True)
+        typer.echo(f"error: {e.format_message()}", err=True)  # type: ignore[attr-defined]
         sys.exit(2)
     except typer.Abort:
         typer.echo("aborted", err=True)

@@ -22,24 +22,43 @@ class CompileReport:
 
     def to_dict(self) -> dict[str, object]:
         plan = asdict(self.plan)
-        return {"plan": plan, "compile_seconds": round(self.seconds, 4), "cached": self.cached,
-                "max_abs_error": self.max_abs_error}
+        return {
+            "plan": plan,
+            "compile_seconds": round(self.seconds, 4),
+            "cached": self.cached,
+            "max_abs_error": self.max_abs_error,
+        }
 
     def render(self) -> str:
         p = self.plan
-        rows = [[s.index, s.n_ops, f"{s.flops / 1e9:.2f}", f"{s.weight_bytes / MB:.1f}",
-                 f"{s.resident_bytes / MB:.1f}", f"{s.streamed_bytes / MB:.1f}",
-                 f"{s.estimated_s * 1e3:.3f}"] for s in p.stages]
-        head = (f"{p.model} ({p.task}) batch {p.batch_size}, seq {p.seq_len}, "
-                f"--neuroncore-pipeline-cores {p.pipeline_cores}, {p.precision} on "
-                f"{p.accelerator}\nplan {p.key[:16]}  "
-                f"{'cached' if self.cached else 'compiled'} in {self.seconds:.2f} s  "
-                f"device memory per copy {p.device_bytes / MB:.0f} MB")
-        body = table(["stage", "ops", "GFLOP", "weight MB", "cached MB", "streamed MB",
-                      "est. ms"], rows)
-        check = ("functional check skipped (--no-verify)" if self.max_abs_error is None else
-                 f"functional check: stages executed on CPU ({p.precision} emulated), max abs "
-                 f"error vs eager model {self.max_abs_error:.3g}")
+        rows = [
+            [
+                s.index,
+                s.n_ops,
+                f"{s.flops / 1e9:.2f}",
+                f"{s.weight_bytes / MB:.1f}",
+                f"{s.resident_bytes / MB:.1f}",
+                f"{s.streamed_bytes / MB:.1f}",
+                f"{s.estimated_s * 1e3:.3f}",
+            ]
+            for s in p.stages
+        ]
+        head = (
+            f"{p.model} ({p.task}) batch {p.batch_size}, seq {p.seq_len}, "
+            f"--neuroncore-pipeline-cores {p.pipeline_cores}, {p.precision} on "
+            f"{p.accelerator}\nplan {p.key[:16]}  "
+            f"{'cached' if self.cached else 'compiled'} in {self.seconds:.2f} s  "
+            f"device memory per copy {p.device_bytes / MB:.0f} MB"
+        )
+        body = table(
+            ["stage", "ops", "GFLOP", "weight MB", "cached MB", "streamed MB", "est. ms"], rows
+        )
+        check = (
+            "functional check skipped (--no-verify)"
+            if self.max_abs_error is None
+            else f"functional check: stages executed on CPU ({p.precision} emulated), max abs "
+            f"error vs eager model {self.max_abs_error:.3g}"
+        )
         return f"{head}\n{body}\n{check}"
 
 
@@ -60,12 +79,25 @@ def verify_plan(plan: Plan, model: str, task: str, seed: int = 0) -> float:
     return max_abs_error(reference, outputs)
 
 
-def compile_report(model: str, task: str, seq_len: int, batch: int, pipeline_cores: int,
-                   instance_type: str, verify: bool) -> CompileReport:
+def compile_report(
+    model: str,
+    task: str,
+    seq_len: int,
+    batch: int,
+    pipeline_cores: int,
+    instance_type: str,
+    verify: bool,
+) -> CompileReport:
     instance = get_instance(instance_type)
     check_pipeline_cores(pipeline_cores, instance_type)
     source = resolve_model(model, task)
-    result = compile_model(source, batch=batch, seq_len=seq_len, pipeline_cores=pipeline_cores,
-                           accelerator=instance.accelerator, cache=CompileCache())
+    result = compile_model(
+        source,
+        batch=batch,
+        seq_len=seq_len,
+        pipeline_cores=pipeline_cores,
+        accelerator=instance.accelerator,
+        cache=CompileCache(),
+    )
     error = verify_plan(result.plan, model, task) if verify else None
     return CompileReport(result.plan, result.seconds, result.cached, error)

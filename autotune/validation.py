@@ -46,14 +46,16 @@ def published_rows() -> list[PublishedRow]:
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     rows = []
     for r in csv.DictReader(lines):
-        rows.append(PublishedRow(
-            instance_type=r["instance_type"],
-            batch_size=int(r["batch_size"]),
-            mode=r["mode"],
-            pipeline_cores=int(r["neuroncores_per_model"] or 1),
-            copies=int(r["model_copies"]),
-            throughput=float(r["throughput_seq_per_s"]),
-            latency_p95_s=float(r["latency_p95_s"]),
-            cost_per_1m_usd=float(r["cost_per_1m_usd"]),
-        ))
+        rows.append(
+            PublishedRow(
+                instance_type=r["instance_type"],
+                batch_size=int(r["batch_size"]),
+                mode=r["mode"],
+                pipeline_cores=int(r["neuroncores_per_model"] or 1),
+                copies=int(r["model_copies"]),
+                throughput=float(r["throughput_seq_per_s"]),
+                latency_p95_s=float(r["latency_p95_s"]),
+                cost_per_1m_usd=float(r["cost_per_1m_usd"]),
+            )
+        )
     return rows

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autotune.catalog import Accelerator
-from autotune.emulator._calibration import load_calibration, emulator_version
+from autotune.emulator._calibration import emulator_version, load_calibration
 from autotune.emulator._compiler import compile_plan, plan_key
 from autotune.emulator._plan import Plan
 from autotune.errors import InputError
@@ -71,8 +71,15 @@ def check_shape(source: ModelSource, batch: int, seq_len: int) -> None:
         )
 
 
-def compile_model(source: ModelSource, *, batch: int, seq_len: int, pipeline_cores: int,
-                  accelerator: Accelerator, cache: CompileCache | None = None) -> CompileResult:
+def compile_model(
+    source: ModelSource,
+    *,
+    batch: int,
+    seq_len: int,
+    pipeline_cores: int,
+    accelerator: Accelerator,
+    cache: CompileCache | None = None,
+) -> CompileResult:
     """The plan for ``source`` at this shape, from the cache when it has it."""
     from autotune.emulator._graph import capture
 
@@ -81,16 +88,24 @@ def compile_model(source: ModelSource, *, batch: int, seq_len: int, pipeline_cor
         raise InputError(f"pipeline cores {pipeline_cores} must be at least 1")
     started = time.perf_counter()
     version = emulator_version()
-    key = plan_key(source.identity, source.task, batch, seq_len, pipeline_cores, accelerator,
-                   version)
+    key = plan_key(
+        source.identity, source.task, batch, seq_len, pipeline_cores, accelerator, version
+    )
     if cache is not None and (plan := cache.get(key)) is not None:
         return CompileResult(plan, time.perf_counter() - started, cached=True)
     module = build_model(source, meta=True)
     program = capture(module, example_inputs(source, batch, seq_len, meta=True))
     plan = compile_plan(
-        program, model=source.name, identity=source.identity, task=source.task, batch=batch,
-        seq_len=seq_len, pipeline_cores=pipeline_cores, accelerator=accelerator,
-        calibration=load_calibration(), emulator_version=version,
+        program,
+        model=source.name,
+        identity=source.identity,
+        task=source.task,
+        batch=batch,
+        seq_len=seq_len,
+        pipeline_cores=pipeline_cores,
+        accelerator=accelerator,
+        calibration=load_calibration(),
+        emulator_version=version,
     )
     if cache is not None:
         cache.put(plan)

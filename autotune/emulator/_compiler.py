@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from autotune.catalog import Accelerator
 from autotune.emulator._calibration import Calibration
@@ -31,11 +31,26 @@ def precision_of(accelerator: Accelerator) -> str:
     return "bf16" if accelerator.kind == "neuron" else "fp16-amp"
 
 
-def plan_key(identity: str, task: str, batch: int, seq_len: int, pipeline_cores: int,
-             accelerator: Accelerator, emulator_version: str) -> str:
+def plan_key(
+    identity: str,
+    task: str,
+    batch: int,
+    seq_len: int,
+    pipeline_cores: int,
+    accelerator: Accelerator,
+    emulator_version: str,
+) -> str:
     """Content hash naming a compiled plan; computable without building the model."""
-    fields = [identity, task, batch, seq_len, pipeline_cores, precision_of(accelerator),
-              accelerator.name, emulator_version]
+    fields = [
+        identity,
+        task,
+        batch,
+        seq_len,
+        pipeline_cores,
+        precision_of(accelerator),
+        accelerator.name,
+        emulator_version,
+    ]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
@@ -58,14 +73,17 @@ def te_efficiency(mm: Matmul, acc: Accelerator, cal: Calibration) -> float:
 
 def op_seconds(op: OpCost, acc: Accelerator, cal: Calibration) -> float:
     """Engine time of one operator, memory traffic aside on NeuronCores."""
-    tensor = sum(mm.flops / (acc.tensor_flops_per_core * te_efficiency(mm, acc, cal))
-                 for mm in op.matmuls)
+    tensor = sum(
+        mm.flops / (acc.tensor_flops_per_core * te_efficiency(mm, acc, cal)) for mm in op.matmuls
+    )
     engines = tensor + op.vector_flops / acc.vector_flops_per_core
     engines += op.scalar_flops / acc.scalar_flops_per_core
     if acc.kind == "neuron":
         return engines
     # A GPU kernel streams its operands from GDDR; it is bound by the slower of the two.
-    moved = (op.weight_elements + op.act_in_elements + op.act_out_elements) * acc.compute_dtype_bytes
+    moved = (
+        op.weight_elements + op.act_in_elements + op.act_out_elements
+    ) * acc.compute_dtype_bytes
     return max(engines, moved / acc.dram_bandwidth_per_chip) + cal.gpu.kernel_launch_s
 
 
@@ -138,11 +156,15 @@ def _greedy(limit: float, n: int, parts: int, model: _StageModel) -> list[int] |
 def _split_to(starts: list[int], n: int, parts: int, model: _StageModel) -> list[int]:
     """Split the slowest splittable stage in two until there are ``parts`` stages."""
     while len(starts) < parts:
-        bounds = list(zip(starts, starts[1:] + [n], strict=True))
+        bounds = list(zip(starts, [*starts[1:], n], strict=True))
         splittable = [(a, b) for a, b in bounds if b - a > 1]
         a, b = max(splittable, key=lambda ab: model.seconds_of(_slice(model, *ab)))
-        cut = min(range(a + 1, b), key=lambda c: max(model.seconds_of(_slice(model, a, c)),
-                                                     model.seconds_of(_slice(model, c, b))))
+        cut = min(
+            range(a + 1, b),
+            key=lambda c: max(
+                model.seconds_of(_slice(model, a, c)), model.seconds_of(_slice(model, c, b))
+            ),
+        )
         starts = sorted([*starts, cut])
     return starts
 
@@ -161,8 +183,9 @@ def partition(n: int, parts: int, model: _StageModel) -> list[int]:
     return _split_to(best, n, parts, model)
 
 
-def _crossing_bytes(program: ExportedProgram, ops: Sequence[OpCost], starts: Sequence[int],
-                    dtype: int) -> list[int]:
+def _crossing_bytes(
+    program: ExportedProgram, ops: Sequence[OpCost], starts: Sequence[int], dtype: int
+) -> list[int]:
     """Activation bytes crossing each stage boundary (values made before it and used after)."""
     signature = program.graph_signature
     weights = set(signature.inputs_to_parameters) | set(signature.inputs_to_buffers)
@@ -189,8 +212,9 @@ def _crossing_bytes(program: ExportedProgram, ops: Sequence[OpCost], starts: Seq
     return crossing[:-1]
 
 
-def _weights_split(op_list: Sequence[OpCost], resident: int, dtype: int
-                   ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _weights_split(
+    op_list: Sequence[OpCost], resident: int, dtype: int
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Which weights stay on chip: in graph order until the budget runs out (the rest stream)."""
     cached: list[str] = []
     streamed: list[str] = []
@@ -205,10 +229,20 @@ def _weights_split(op_list: Sequence[OpCost], resident: int, dtype: int
     return tuple(cached), tuple(streamed)
 
 
-def compile_plan(program: ExportedProgram, *, model: str, identity: str, task: str, batch: int,
-                 seq_len: int, pipeline_cores: int, accelerator: Accelerator,
-                 calibration: Calibration, emulator_version: str,
-                 tables: dict[str, int] | None = None) -> Plan:
+def compile_plan(
+    program: ExportedProgram,
+    *,
+    model: str,
+    identity: str,
+    task: str,
+    batch: int,
+    seq_len: int,
+    pipeline_cores: int,
+    accelerator: Accelerator,
+    calibration: Calibration,
+    emulator_version: str,
+    tables: dict[str, int] | None = None,
+) -> Plan:
     """Partition ``program`` into ``pipeline_cores`` stages for ``accelerator``."""
     ops = op_costs(program)
     if pipeline_cores > len(ops):
@@ -227,28 +261,44 @@ def compile_plan(program: ExportedProgram, *, model: str, identity: str, task: s
         part, s = ops[a:b], _slice(stage_model, a, b)
         resident = stage_model.resident(s)
         cached, streamed = _weights_split(part, resident, dtype)
-        stages.append(Stage(
-            index=k, first_op=part[0].name, last_op=part[-1].name, n_ops=len(part),
-            tensor_flops=sum(op.tensor_flops for op in part),
-            vector_flops=sum(op.vector_flops for op in part),
-            scalar_flops=sum(op.scalar_flops for op in part),
-            compute_s=s.compute_s, weight_bytes=s.weight_bytes, resident_bytes=resident,
-            streamed_bytes=s.weight_bytes - resident, gather_bytes=s.gather_bytes,
-            spill_bytes=s.spill_bytes,
-            table_bytes=sum(table_bytes.get(op.name, 0) for op in part),
-            working_set_bytes=s.working_set,
-            act_in_bytes=io_in if k == 0 else crossing[k - 1],
-            act_out_bytes=io_out if k == len(starts) - 1 else crossing[k],
-            cached_weights=cached, streamed_weights=streamed,
-            estimated_s=stage_model.seconds_of(s),
-        ))
+        stages.append(
+            Stage(
+                index=k,
+                first_op=part[0].name,
+                last_op=part[-1].name,
+                n_ops=len(part),
+                tensor_flops=sum(op.tensor_flops for op in part),
+                vector_flops=sum(op.vector_flops for op in part),
+                scalar_flops=sum(op.scalar_flops for op in part),
+                compute_s=s.compute_s,
+                weight_bytes=s.weight_bytes,
+                resident_bytes=resident,
+                streamed_bytes=s.weight_bytes - resident,
+                gather_bytes=s.gather_bytes,
+                spill_bytes=s.spill_bytes,
+                table_bytes=sum(table_bytes.get(op.name, 0) for op in part),
+                working_set_bytes=s.working_set,
+                act_in_bytes=io_in if k == 0 else crossing[k - 1],
+                act_out_bytes=io_out if k == len(starts) - 1 else crossing[k],
+                cached_weights=cached,
+                streamed_weights=streamed,
+                estimated_s=stage_model.seconds_of(s),
+            )
+        )
     return Plan(
-        key=plan_key(identity, task, batch, seq_len, pipeline_cores, accelerator,
-                     emulator_version),
-        model=model, model_identity=identity, task=task, batch_size=batch, seq_len=seq_len,
-        pipeline_cores=pipeline_cores, precision=precision_of(accelerator),
-        accelerator=accelerator.name, emulator_version=emulator_version,
-        input_bytes=io_in, output_bytes=io_out, stages=tuple(stages),
+        key=plan_key(identity, task, batch, seq_len, pipeline_cores, accelerator, emulator_version),
+        model=model,
+        model_identity=identity,
+        task=task,
+        batch_size=batch,
+        seq_len=seq_len,
+        pipeline_cores=pipeline_cores,
+        precision=precision_of(accelerator),
+        accelerator=accelerator.name,
+        emulator_version=emulator_version,
+        input_bytes=io_in,
+        output_bytes=io_out,
+        stages=tuple(stages),
     )
 
 
@@ -274,5 +324,4 @@ def _table_bytes(program: ExportedProgram, dtype: int) -> dict[str, int]:
     return tables
 
 
-__all__ = ["compile_plan", "op_seconds", "partition", "plan_key", "precision_of",
-           "te_efficiency"]
+__all__ = ["compile_plan", "op_seconds", "partition", "plan_key", "precision_of", "te_efficiency"]

@@ -19,8 +19,16 @@ if TYPE_CHECKING:
     from torch.export import ExportedProgram
 
 # Operators the TensorEngine runs: their floating operands are cast to BF16.
-_TENSOR_ENGINE = ("linear", "mm", "addmm", "bmm", "matmul", "baddbmm",
-                  "scaled_dot_product_attention", "embedding")
+_TENSOR_ENGINE = (
+    "linear",
+    "mm",
+    "addmm",
+    "bmm",
+    "matmul",
+    "baddbmm",
+    "scaled_dot_product_attention",
+    "embedding",
+)
 
 
 @dataclass(frozen=True)
@@ -45,8 +53,9 @@ def split_stages(graph_module: Any, plan: Plan) -> list[StageProgram]:
     """Assign every graph node to the stage of the plan that owns it (by first operator)."""
     starts = {stage.first_op: stage.index for stage in plan.stages}
     # Weights (get_attr) are not computed: each stage reads its own from its core's memory.
-    body = [n for n in graph_module.graph.nodes
-            if n.op not in ("placeholder", "output", "get_attr")]
+    body = [
+        n for n in graph_module.graph.nodes if n.op not in ("placeholder", "output", "get_attr")
+    ]
     owner: dict[str, int] = {}
     stage = 0
     for node in body:
@@ -56,18 +65,32 @@ def split_stages(graph_module: Any, plan: Plan) -> list[StageProgram]:
     for k in range(len(plan.stages)):
         nodes = tuple(n for n in body if owner[n.name] == k)
         names = {n.name for n in nodes}
-        receives = sorted({a.name for n in nodes for a in n.all_input_nodes
-                           if a.name not in names and a.op != "get_attr"})
+        receives = sorted(
+            {
+                a.name
+                for n in nodes
+                for a in n.all_input_nodes
+                if a.name not in names and a.op != "get_attr"
+            }
+        )
         later = [n for n in body if owner[n.name] > k] + [
-            n for n in graph_module.graph.nodes if n.op == "output"]
-        sends = sorted({a.name for n in later for a in n.all_input_nodes
-                        if owner.get(a.name, -1) <= k and a.op != "get_attr"})
+            n for n in graph_module.graph.nodes if n.op == "output"
+        ]
+        sends = sorted(
+            {
+                a.name
+                for n in later
+                for a in n.all_input_nodes
+                if owner.get(a.name, -1) <= k and a.op != "get_attr"
+            }
+        )
         stages.append(StageProgram(k, nodes, tuple(receives), tuple(sends)))
     return stages
 
 
-def _run_stage(graph_module: Any, stage: StageProgram, received: dict[str, Any],
-               dtype: Any) -> dict[str, Any]:
+def _run_stage(
+    graph_module: Any, stage: StageProgram, received: dict[str, Any], dtype: Any
+) -> dict[str, Any]:
     import torch
     from torch.fx import Interpreter
     from torch.fx.node import map_arg
@@ -89,13 +112,21 @@ def _run_stage(graph_module: Any, stage: StageProgram, received: dict[str, Any],
     return env
 
 
-def execute(program: ExportedProgram, plan: Plan, inputs: dict[str, torch.Tensor],
-            *, emulate_precision: bool = True) -> tuple[torch.Tensor, ...]:
+def execute(
+    program: ExportedProgram,
+    plan: Plan,
+    inputs: dict[str, torch.Tensor],
+    *,
+    emulate_precision: bool = True,
+) -> tuple[torch.Tensor, ...]:
     """Outputs of the model computed stage by stage as the plan partitions it."""
     import torch
 
-    dtype = torch.bfloat16 if emulate_precision and plan.precision == "bf16" else (
-        torch.float16 if emulate_precision and plan.precision == "fp16-amp" else None)
+    dtype = (
+        torch.bfloat16
+        if emulate_precision and plan.precision == "bf16"
+        else (torch.float16 if emulate_precision and plan.precision == "fp16-amp" else None)
+    )
     module = program.module()
     placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
     carried: dict[str, Any] = {n.name: inputs[n.name] for n in placeholders}
@@ -105,13 +136,16 @@ def execute(program: ExportedProgram, plan: Plan, inputs: dict[str, torch.Tensor
             env = _run_stage(module, stage, {k: carried[k] for k in stage.receives}, dtype)
             last = stage.index == len(plan.stages) - 1
             # Activations leave a NeuronCore in BF16; the final outputs return to the host FP32.
-            carried.update({k: env[k] if last else _round(env[k], dtype)
-                            for k in stage.sends if k in env})
+            carried.update(
+                {k: env[k] if last else _round(env[k], dtype) for k in stage.sends if k in env}
+            )
     flat, _ = torch.utils._pytree.tree_flatten(output.args[0])
     return tuple(carried[n.name] for n in flat)
 
 
 def max_abs_error(reference: Sequence[torch.Tensor], outputs: Sequence[torch.Tensor]) -> float:
     """Largest absolute difference between two output tuples."""
-    return max(float((r.detach() - o.detach()).abs().max())
-               for r, o in zip(reference, outputs, strict=True))
+    return max(
+        float((r.detach() - o.detach()).abs().max())
+        for r, o in zip(reference, outputs, strict=True)
+    )

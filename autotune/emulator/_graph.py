@@ -60,16 +60,53 @@ class OpCost:
 
 # Operators that only move or relabel data, and graph bookkeeping.
 _FREE = {
-    "view", "_unsafe_view", "reshape", "transpose", "permute", "contiguous", "expand", "slice",
-    "squeeze", "unsqueeze", "select", "t", "clone", "dropout", "alias", "detach", "to",
-    "_to_copy", "_assert_tensor_metadata", "getitem", "split", "chunk", "lift_fresh_copy",
-    "arange", "new_ones", "ones", "zeros", "full", "scalar_tensor", "sym_size", "empty",
+    "view",
+    "_unsafe_view",
+    "reshape",
+    "transpose",
+    "permute",
+    "contiguous",
+    "expand",
+    "slice",
+    "squeeze",
+    "unsqueeze",
+    "select",
+    "t",
+    "clone",
+    "dropout",
+    "alias",
+    "detach",
+    "to",
+    "_to_copy",
+    "_assert_tensor_metadata",
+    "getitem",
+    "split",
+    "chunk",
+    "lift_fresh_copy",
+    "arange",
+    "new_ones",
+    "ones",
+    "zeros",
+    "full",
+    "scalar_tensor",
+    "sym_size",
+    "empty",
 }
 # Element-wise FLOPs per output element on the ScalarEngine (transcendental activations).
 _SCALAR = {"gelu": 8, "tanh": 6, "sigmoid": 4, "exp": 4, "erf": 6, "relu": 1, "silu": 5}
 # Element-wise FLOPs per output element on the VectorEngine.
-_VECTOR = {"layer_norm": 8, "native_layer_norm": 8, "softmax": 5, "_softmax": 5,
-           "log_softmax": 6, "_log_softmax": 6, "rsqrt": 2, "pow": 2, "mean": 1, "sum": 1}
+_VECTOR = {
+    "layer_norm": 8,
+    "native_layer_norm": 8,
+    "softmax": 5,
+    "_softmax": 5,
+    "log_softmax": 6,
+    "_log_softmax": 6,
+    "rsqrt": 2,
+    "pow": 2,
+    "mean": 1,
+    "sum": 1,
+}
 
 
 def numel(value: Any) -> int:

@@ -42,8 +42,10 @@ class Deployment:
 
     def visible_cores(self) -> list[str]:
         """``NEURON_RT_VISIBLE_CORES`` of each copy, the spelling of Neuron 1.16 onwards."""
-        return [f"{c[0]}-{c[0] + size - 1}" if size > 1 else str(c[0])
-                for c, size in zip(self.copies, self.group_sizes, strict=True)]
+        return [
+            f"{c[0]}-{c[0] + size - 1}" if size > 1 else str(c[0])
+            for c, size in zip(self.copies, self.group_sizes, strict=True)
+        ]
 
 
 def parse_group_sizes(text: str) -> tuple[int, ...]:
@@ -70,8 +72,9 @@ def _parse_range(text: str, cores: int) -> tuple[int, int]:
     return first, last
 
 
-def groups_from_env(env: Mapping[str, str], instance: Instance, pipeline_cores: int
-                    ) -> tuple[tuple[int, ...], int] | None:
+def groups_from_env(
+    env: Mapping[str, str], instance: Instance, pipeline_cores: int
+) -> tuple[tuple[int, ...], int] | None:
     """Group sizes and first core from the runtime's environment variables, if any is set."""
     cores = instance.cores
     if "NEURON_RT_VISIBLE_CORES" in env:
@@ -97,8 +100,9 @@ def default_group_sizes(instance: Instance, pipeline_cores: int) -> tuple[int, .
     return (pipeline_cores,) * max(1, instance.cores // pipeline_cores)
 
 
-def deploy(plan: Plan, instance: Instance, group_sizes: tuple[int, ...] | None = None,
-           first_core: int = 0) -> Deployment:
+def deploy(
+    plan: Plan, instance: Instance, group_sizes: tuple[int, ...] | None = None, first_core: int = 0
+) -> Deployment:
     """Load one copy of ``plan`` per group; ``DeploymentError`` if it cannot load."""
     if plan.accelerator != instance.accelerator.name:
         raise DeploymentError(

@@ -116,8 +116,15 @@ class _Run:
     host_busy: float
 
 
-def _run(d: Deployment, copies: list[_Copy], share: dict[int, float], cal: Calibration,
-         concurrency: int, requests: int, seed: int) -> _Run:
+def _run(
+    d: Deployment,
+    copies: list[_Copy],
+    share: dict[int, float],
+    cal: Calibration,
+    concurrency: int,
+    requests: int,
+    seed: int,
+) -> _Run:
     acc, inst = d.instance.accelerator, d.instance
     neuron = acc.kind == "neuron"
     overhead = cal.neuron.stage_overhead_s if neuron else 0.0
@@ -130,11 +137,17 @@ def _run(d: Deployment, copies: list[_Copy], share: dict[int, float], cal: Calib
     jit = _jitter(rng, sigma, (requests, n_stages + 1)).tolist()
 
     # Per copy and stage: base service and the DRAM part of it under the current shares.
-    dram_s = [[b * share[c] / bandwidth for b, c in zip(cp.dram_bytes, cp.cores, strict=True)]
-              for cp in copies]
-    base = [[max(cmp, dr) + overhead + ln
-             for cmp, dr, ln in zip(cp.compute, dram_s[i], cp.link, strict=True)]
-            for i, cp in enumerate(copies)]
+    dram_s = [
+        [b * share[c] / bandwidth for b, c in zip(cp.dram_bytes, cp.cores, strict=True)]
+        for cp in copies
+    ]
+    base = [
+        [
+            max(cmp, dr) + overhead + ln
+            for cmp, dr, ln in zip(cp.compute, dram_s[i], cp.link, strict=True)
+        ]
+        for i, cp in enumerate(copies)
+    ]
     free = [[0.0] * n_stages for _ in copies]
     busy = {c: 0.0 for cp in copies for c in cp.cores}
     dram_busy = dict.fromkeys(busy, 0.0)
@@ -192,8 +205,9 @@ def _shares(d: Deployment, copies: list[_Copy], run: _Run) -> dict[int, float]:
     return {c: 1.0 + per_chip[d.chip_of(c)] - streaming[c] for c in streaming}
 
 
-def simulate(d: Deployment, cal: Calibration, *, concurrency: int, requests: int = 2000,
-             seed: int = 0) -> SimResult:
+def simulate(
+    d: Deployment, cal: Calibration, *, concurrency: int, requests: int = 2000, seed: int = 0
+) -> SimResult:
     """Run ``requests`` closed-loop requests from ``concurrency`` clients against ``d``."""
     copies = _copies(d)
     loaded = [c for cp in copies for c in cp.cores]
@@ -207,8 +221,16 @@ def simulate(d: Deployment, cal: Calibration, *, concurrency: int, requests: int
     return _summarise(d, copies, share, cal, run, concurrency, requests, seed)
 
 
-def _summarise(d: Deployment, copies: list[_Copy], share: dict[int, float], cal: Calibration,
-               run: _Run, concurrency: int, requests: int, seed: int) -> SimResult:
+def _summarise(
+    d: Deployment,
+    copies: list[_Copy],
+    share: dict[int, float],
+    cal: Calibration,
+    run: _Run,
+    concurrency: int,
+    requests: int,
+    seed: int,
+) -> SimResult:
     chosen, span = _window(run, concurrency)
     lat = run.latencies[chosen]
     elapsed = float(run.completed.max())
@@ -219,16 +241,26 @@ def _summarise(d: Deployment, copies: list[_Copy], share: dict[int, float], cal:
     kind, detail = _bottleneck(d, stages, host_util, concurrency)
     return SimResult(
         throughput=batch * len(chosen) / span,
-        latency_s=Latency(*(float(np.percentile(lat, q)) for q in (50, 95, 99)),
-                          mean=float(lat.mean())),
-        concurrency=concurrency, requests=requests, seed=seed,
-        core_utilization=tuple(util), host_utilization=host_util, stages=stages,
-        bottleneck=kind, bottleneck_detail=detail,
+        latency_s=Latency(
+            p50=float(np.percentile(lat, 50)),
+            p95=float(np.percentile(lat, 95)),
+            p99=float(np.percentile(lat, 99)),
+            mean=float(lat.mean()),
+        ),
+        concurrency=concurrency,
+        requests=requests,
+        seed=seed,
+        core_utilization=tuple(util),
+        host_utilization=host_util,
+        stages=stages,
+        bottleneck=kind,
+        bottleneck_detail=detail,
     )
 
 
-def _stage_timings(d: Deployment, copies: list[_Copy], share: dict[int, float],
-                   cal: Calibration, util: list[float]) -> tuple[StageTiming, ...]:
+def _stage_timings(
+    d: Deployment, copies: list[_Copy], share: dict[int, float], cal: Calibration, util: list[float]
+) -> tuple[StageTiming, ...]:
     acc = d.instance.accelerator
     neuron = acc.kind == "neuron"
     bandwidth = acc.dram_bandwidth_per_chip * (cal.neuron.dram_efficiency if neuron else 1.0)
@@ -236,19 +268,22 @@ def _stage_timings(d: Deployment, copies: list[_Copy], share: dict[int, float],
     out = []
     n = len(copies)
     for k in range(len(copies[0].cores)):
-        out.append(StageTiming(
-            index=k,
-            compute_s=sum(cp.compute[k] for cp in copies) / n,
-            dram_s=sum(cp.dram_bytes[k] * share[cp.cores[k]] for cp in copies) / bandwidth / n,
-            link_s=sum(cp.link[k] for cp in copies) / n,
-            overhead_s=overhead,
-            busy_fraction=sum(util[cp.cores[k]] for cp in copies) / n,
-        ))
+        out.append(
+            StageTiming(
+                index=k,
+                compute_s=sum(cp.compute[k] for cp in copies) / n,
+                dram_s=sum(cp.dram_bytes[k] * share[cp.cores[k]] for cp in copies) / bandwidth / n,
+                link_s=sum(cp.link[k] for cp in copies) / n,
+                overhead_s=overhead,
+                busy_fraction=sum(util[cp.cores[k]] for cp in copies) / n,
+            )
+        )
     return tuple(out)
 
 
-def _bottleneck(d: Deployment, stages: tuple[StageTiming, ...], host_util: float,
-                concurrency: int) -> tuple[str, str]:
+def _bottleneck(
+    d: Deployment, stages: tuple[StageTiming, ...], host_util: float, concurrency: int
+) -> tuple[str, str]:
     worst = max(stages, key=lambda s: s.busy_fraction)
     if host_util >= worst.busy_fraction and host_util > 0.8:
         return "host", f"the host's {d.instance.vcpus} vCPUs are {host_util:.0%} busy"
@@ -260,7 +295,12 @@ def _bottleneck(d: Deployment, stages: tuple[StageTiming, ...], host_util: float
         )
     parts = {"compute": worst.compute_s, "dram-bandwidth": worst.dram_s, "link": worst.link_s}
     kind = max(parts, key=lambda key: parts[key])
-    what = {"compute": "engine time", "dram-bandwidth": "streaming weights from shared DRAM",
-            "link": "sending activations over NeuronLink"}[kind]
-    return kind, (f"{where} is {worst.busy_fraction:.0%} busy and its service time "
-                  f"({worst.service_s * 1e3:.3f} ms) is dominated by {what}")
+    what = {
+        "compute": "engine time",
+        "dram-bandwidth": "streaming weights from shared DRAM",
+        "link": "sending activations over NeuronLink",
+    }[kind]
+    return kind, (
+        f"{where} is {worst.busy_fraction:.0%} busy and its service time "
+        f"({worst.service_s * 1e3:.3f} ms) is dominated by {what}"
+    )

@@ -104,7 +104,9 @@ def _checkpoint_source(path: Path, task: str) -> ModelSource:
         )
     stat = weights.stat()
     identity = _digest(
-        b"checkpoint", task.encode(), config_file.read_bytes(),
+        b"checkpoint",
+        task.encode(),
+        config_file.read_bytes(),
         _file_digest(weights.resolve(), stat.st_size, stat.st_mtime_ns).encode(),
         metadata.version("transformers").encode(),
     )
@@ -121,7 +123,9 @@ def resolve_model(model: str, task: str = DEFAULT_TASK) -> ModelSource:
     spec = presets[model]
     config = dict(spec["config"])
     identity = _digest(
-        b"preset", model.encode(), task.encode(),
+        b"preset",
+        model.encode(),
+        task.encode(),
         json.dumps([spec["model_type"], config, _INIT_SEED], sort_keys=True).encode(),
         metadata.version("transformers").encode(),
     )
@@ -157,7 +161,9 @@ def build_model(source: ModelSource, *, meta: bool = False) -> torch.nn.Module:
     else:
         try:
             module = auto.from_pretrained(
-                source.checkpoint, local_files_only=True, use_safetensors=True,
+                source.checkpoint,
+                local_files_only=True,
+                use_safetensors=True,
                 attn_implementation="sdpa",
             )
         except (OSError, ValueError) as e:
