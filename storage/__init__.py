@@ -1,0 +1,1 @@
+"""Study storage (SQLAlchemy models and Alembic migrations): arrives with the studies issue."""

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: arrives with the dashboard issue."""
