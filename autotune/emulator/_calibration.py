@@ -9,7 +9,7 @@ from importlib import resources
 
 import yaml
 
-CODE_VERSION = "0.1.0"
+CODE_VERSION = "0.1.1"
 
 
 @dataclass(frozen=True)

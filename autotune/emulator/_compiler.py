@@ -94,6 +94,7 @@ class _Slice:
     compute_s: float = 0.0
     weight_bytes: int = 0
     working_set: int = 0
+    peak_activations: int = 0
     spill_bytes: int = 0
     gather_bytes: int = 0
 
@@ -115,6 +116,7 @@ class _StageModel:
             compute_s=s.compute_s + self.seconds[i],
             weight_bytes=s.weight_bytes + op.weight_elements * self.dtype,
             working_set=max(s.working_set, min(acts, int(sram))),
+            peak_activations=max(s.peak_activations, acts),
             spill_bytes=s.spill_bytes + (acts if acts > sram else 0),
             gather_bytes=s.gather_bytes + op.gather_elements * self.dtype,
         )
@@ -278,6 +280,7 @@ def compile_plan(
                 spill_bytes=s.spill_bytes,
                 table_bytes=sum(table_bytes.get(op.name, 0) for op in part),
                 working_set_bytes=s.working_set,
+            activation_bytes=s.peak_activations,
                 act_in_bytes=io_in if k == 0 else crossing[k - 1],
                 act_out_bytes=io_out if k == len(starts) - 1 else crossing[k],
                 cached_weights=cached,

@@ -26,6 +26,7 @@ class Stage:
     spill_bytes: int  # activations too large for on-chip memory, round-tripped through DRAM
     table_bytes: int  # embedding tables that only occupy device memory
     working_set_bytes: int  # the largest operator's activations, which share on-chip memory
+    activation_bytes: int  # the largest operator's activations, uncapped: held in device DRAM
     act_in_bytes: int  # activations received from the previous stage (or the host)
     act_out_bytes: int  # activations sent to the next stage (or the host)
     cached_weights: tuple[str, ...]
@@ -39,6 +40,11 @@ class Stage:
     @property
     def flops(self) -> float:
         return self.tensor_flops + self.vector_flops + self.scalar_flops
+
+    @property
+    def device_bytes(self) -> int:
+        """Device DRAM this stage occupies: weights, tables, double-buffered activations."""
+        return self.weight_bytes + self.table_bytes + 2 * self.activation_bytes
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,8 @@ class Plan:
 
     @property
     def device_bytes(self) -> int:
-        """Device memory one copy occupies: every weight and table plus double-buffered IO."""
-        return sum(s.weight_bytes + s.table_bytes + 2 * s.working_set_bytes for s in self.stages)
+        """Device memory one copy occupies."""
+        return sum(s.device_bytes for s in self.stages)
 
     @property
     def weight_parameters(self) -> int:

@@ -145,8 +145,7 @@ def _check_memory(d: Deployment) -> None:
     used: dict[int, int] = {}
     for copy in d.copies:
         for stage, core in zip(d.plan.stages, copy, strict=True):
-            need = stage.weight_bytes + stage.table_bytes + 2 * stage.working_set_bytes
-            used[d.chip_of(core)] = used.get(d.chip_of(core), 0) + need
+            used[d.chip_of(core)] = used.get(d.chip_of(core), 0) + stage.device_bytes
     for chip, need in sorted(used.items()):
         if need > acc.dram_bytes_per_chip:
             raise DeploymentError(

@@ -297,7 +297,7 @@ def _bottleneck(
     kind = max(parts, key=lambda key: parts[key])
     what = {
         "compute": "engine time",
-        "dram-bandwidth": "streaming weights from shared DRAM",
+        "dram-bandwidth": "traffic to the chip's shared DRAM",
         "link": "sending activations over NeuronLink",
     }[kind]
     return kind, (

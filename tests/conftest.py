@@ -1,0 +1,58 @@
+"""Shared fixtures: an isolated compile cache for the whole session, and cached real plans.
+
+Every test (and every ``autotune`` subprocess a test starts) compiles into one session-scoped
+temporary directory, never into the user's ``~/.cache``; plans compiled by one test are reused
+by the next, which keeps the suite fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+from autotune.catalog import get_instance
+from autotune.emulator import CompileCache, Plan, compile_model
+from autotune.models import resolve_model
+
+# Each example may compile or simulate: few examples, no deadline, and no example database
+# written into the repository.
+settings.register_profile("autotune", max_examples=15, deadline=None, database=None)
+settings.load_profile("autotune")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point ``AUTOTUNE_CACHE_DIR`` (and XDG_CACHE_HOME, belt and braces) at a temp dir."""
+    root = tmp_path_factory.mktemp("autotune-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AUTOTUNE_CACHE_DIR", str(root / "plans"))
+        mp.setenv("XDG_CACHE_HOME", str(root / "xdg"))
+        yield root / "plans"
+
+
+@pytest.fixture(scope="session")
+def session_cache(cache_dir: Path) -> CompileCache:
+    return CompileCache(cache_dir)
+
+
+PlanOf = Callable[..., Plan]
+
+
+@pytest.fixture(scope="session")
+def plan_of(session_cache: CompileCache) -> PlanOf:
+    """``plan_of(model, batch, seq_len, pipeline_cores, instance)``: a real compiled plan."""
+
+    @functools.cache
+    def compiled(model: str, batch: int, seq_len: int, pipeline_cores: int,
+                 instance: str = "inf1.xlarge", task: str = "question-answering") -> Plan:
+        source = resolve_model(model, task)
+        accelerator = get_instance(instance).accelerator
+        return compile_model(source, batch=batch, seq_len=seq_len,
+                             pipeline_cores=pipeline_cores, accelerator=accelerator,
+                             cache=session_cache).plan
+
+    return compiled
