@@ -64,19 +64,9 @@ class CompileReport:
 
 def verify_plan(plan: Plan, model: str, task: str, seed: int = 0) -> float:
     """Run the plan's stages on CPU and return the max abs error against the eager model."""
-    import torch
+    from autotune.verify import Verifier
 
-    from autotune.emulator import capture
-    from autotune.emulator._functional import execute, max_abs_error
-    from autotune.models import build_model, example_inputs
-
-    source = resolve_model(model, task)
-    module = build_model(source)
-    inputs = example_inputs(source, plan.batch_size, plan.seq_len, seed=seed)
-    with torch.no_grad():
-        reference = module(**inputs).to_tuple()
-    outputs = execute(capture(module, inputs), plan, inputs)
-    return max_abs_error(reference, outputs)
+    return Verifier(resolve_model(model, task), seed).error(plan)
 
 
 def compile_report(

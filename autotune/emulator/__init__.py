@@ -1,6 +1,12 @@
 """The emulated Inferentia backend: compile (graph -> plan), deploy, simulate, execute."""
 
-from autotune.emulator._cache import CompileCache, CompileResult, check_shape, compile_model
+from autotune.emulator._cache import (
+    MAX_BATCH,
+    CompileCache,
+    CompileResult,
+    check_shape,
+    compile_model,
+)
 from autotune.emulator._calibration import Calibration, emulator_version, load_calibration
 from autotune.emulator._compiler import compile_plan, plan_key
 from autotune.emulator._graph import OpCost, capture, op_costs
@@ -15,6 +21,7 @@ from autotune.emulator._runtime import (
 from autotune.emulator._simulator import Latency, SimResult, StageTiming, simulate
 
 __all__ = [
+    "MAX_BATCH",
     "Calibration",
     "CompileCache",
     "CompileResult",

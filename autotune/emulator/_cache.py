@@ -6,11 +6,14 @@ file whose content does not parse into a plan with that very key is ignored and 
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autotune.catalog import Accelerator
 from autotune.emulator._calibration import emulator_version, load_calibration
@@ -32,25 +35,65 @@ def default_cache_dir() -> Path:
 class CompileCache:
     """Plans by key in a directory; writes are atomic (temp file, then rename)."""
 
-    def __init__(self, directory: Path | None = None):
-        self.directory = directory or default_cache_dir()
+    def __init__(self, directory: Path | None = None, *, on_disk: bool = True):
+        self.directory: Path | None = (directory or default_cache_dir()) if on_disk else None
+        # Exported graphs by (model identity, task, batch, seq): one capture serves every
+        # pipeline-core count of that shape within this process.
+        self._programs: dict[tuple[str, str, int, int], Any] = {}
+        self._lock = threading.Lock()
 
-    def _path(self, key: str) -> Path:
-        return self.directory / f"{key}.json"
+    @classmethod
+    def in_memory(cls) -> CompileCache:
+        """A cache that keeps captured graphs for this process and writes nothing."""
+        return cls(on_disk=False)
+
+    def _read(self, name: str) -> str:
+        if self.directory is None:
+            raise OSError("in-memory cache")
+        return (self.directory / name).read_text()
 
     def get(self, key: str) -> Plan | None:
         try:
-            plan = Plan.from_json(self._path(key).read_text())
+            plan = Plan.from_json(self._read(f"{key}.json"))
         except (OSError, ValueError, TypeError, KeyError):
             return None
         return plan if plan.key == key else None
 
     def put(self, plan: Plan) -> None:
+        self._write(f"{plan.key}.json", plan.to_json())
+
+    def _write(self, name: str, text: str) -> None:
+        if self.directory is None:
+            return
         self.directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
-            f.write(plan.to_json())
-        os.replace(tmp, self._path(plan.key))
+            f.write(text)
+        os.replace(tmp, self.directory / name)
+
+    def get_error(self, key: str) -> float | None:
+        """The numeric error the functional check measured for plan ``key``, if it ran."""
+        try:
+            raw = json.loads(self._read(f"{key}.check.json"))
+        except (OSError, ValueError):
+            return None
+        value = raw.get("max_abs_error") if isinstance(raw, dict) else None
+        return float(value) if isinstance(value, int | float) else None
+
+    def put_error(self, key: str, error: float) -> None:
+        self._write(f"{key}.check.json", json.dumps({"max_abs_error": error}))
+
+    def program(self, source: ModelSource, batch: int, seq_len: int) -> Any:
+        """The model's exported graph at this shape (shapes only), memoised in memory."""
+        from autotune.emulator._graph import capture
+
+        key = (source.identity, source.task, batch, seq_len)
+        with self._lock:
+            if key not in self._programs:
+                module = build_model(source, meta=True)
+                self._programs[key] = capture(module, example_inputs(source, batch, seq_len,
+                                                                     meta=True))
+            return self._programs[key]
 
 
 @dataclass(frozen=True)
@@ -81,8 +124,6 @@ def compile_model(
     cache: CompileCache | None = None,
 ) -> CompileResult:
     """The plan for ``source`` at this shape, from the cache when it has it."""
-    from autotune.emulator._graph import capture
-
     check_shape(source, batch, seq_len)
     if pipeline_cores < 1:
         raise InputError(f"pipeline cores {pipeline_cores} must be at least 1")
@@ -91,10 +132,10 @@ def compile_model(
     key = plan_key(
         source.identity, source.task, batch, seq_len, pipeline_cores, accelerator, version
     )
-    if cache is not None and (plan := cache.get(key)) is not None:
+    cache = cache or CompileCache.in_memory()
+    if (plan := cache.get(key)) is not None:
         return CompileResult(plan, time.perf_counter() - started, cached=True)
-    module = build_model(source, meta=True)
-    program = capture(module, example_inputs(source, batch, seq_len, meta=True))
+    program = cache.program(source, batch, seq_len)
     plan = compile_plan(
         program,
         model=source.name,
@@ -107,6 +148,5 @@ def compile_model(
         calibration=load_calibration(),
         emulator_version=version,
     )
-    if cache is not None:
-        cache.put(plan)
+    cache.put(plan)
     return CompileResult(plan, time.perf_counter() - started, cached=False)

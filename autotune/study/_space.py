@@ -1,0 +1,231 @@
+"""Search spaces: the validated YAML format and the candidates it allows on each instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from autotune.catalog import get_instance, instance_names, price_set_names
+from autotune.emulator import MAX_BATCH
+from autotune.errors import InputError, choice_error
+from autotune.models import TASKS
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Constraints(BaseModel):
+    model_config = _STRICT
+    max_p95_ms: float | None = Field(None, gt=0, description="Highest feasible p95 latency.")
+    min_throughput: float | None = Field(None, gt=0, description="Lowest feasible seq/s.")
+
+    @field_validator("max_p95_ms", "min_throughput", mode="before")
+    @classmethod
+    def _number(cls, v: Any) -> Any:
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class SearchSpace(BaseModel):
+    """What a study may try. Lists are candidates; per-instance validity is applied later."""
+
+    model_config = _STRICT
+    model: str = "bert-base-uncased"
+    task: str = "question-answering"
+    seq_len: int = Field(128, ge=1)
+    instances: tuple[str, ...] = Field(min_length=1)
+    batch_sizes: tuple[int, ...] = Field(min_length=1)
+    pipeline_cores: Literal["all"] | tuple[int, ...] = "all"
+    copies: Literal["all", "max"] | tuple[int, ...] = "all"
+    concurrency: Literal["per-stage"] | int = "per-stage"
+    requests: int = Field(2000, ge=1)
+    price_set: str = "on-demand"
+    constraints: Constraints = Constraints()
+
+    @field_validator("instances")
+    @classmethod
+    def _instances(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in v if name not in instance_names()]
+        if unknown:
+            raise ValueError(str(choice_error("instance type", unknown[0], instance_names())))
+        return tuple(dict.fromkeys(v))
+
+    @field_validator("batch_sizes", "pipeline_cores", "copies")
+    @classmethod
+    def _positive(cls, v: Any) -> Any:
+        if isinstance(v, tuple):
+            if not v:
+                raise ValueError("must not be empty")
+            if any(x < 1 for x in v):
+                raise ValueError("every entry must be a positive integer")
+            return tuple(sorted(set(v)))
+        return v
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _batch_limit(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if max(v) > MAX_BATCH:
+            raise ValueError(f"batch sizes above {MAX_BATCH} are not accepted")
+        return v
+
+    @field_validator("concurrency")
+    @classmethod
+    def _clients(cls, v: Any) -> Any:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be 'per-stage' or a positive integer")
+        return v
+
+    @field_validator("task")
+    @classmethod
+    def _task(cls, v: str) -> str:
+        if v not in TASKS:
+            raise ValueError(str(choice_error("task", v, TASKS)))
+        return v
+
+    @field_validator("price_set")
+    @classmethod
+    def _price_set(cls, v: str) -> str:
+        if v not in price_set_names():
+            raise ValueError(str(choice_error("price set", v, price_set_names())))
+        return v
+
+
+@dataclass(frozen=True, order=True)
+class Candidate:
+    """One deployment a study can try: equal groups of the pipeline size, one copy each."""
+
+    instance_type: str
+    batch_size: int
+    pipeline_cores: int
+    copies: int
+
+    @property
+    def group_sizes(self) -> tuple[int, ...]:
+        return (self.pipeline_cores,) * self.copies
+
+    @property
+    def key(self) -> str:
+        return f"{self.instance_type}/b{self.batch_size}/p{self.pipeline_cores}/x{self.copies}"
+
+
+def pipeline_choices(space: SearchSpace, instance_type: str) -> list[int]:
+    """Pipeline-core counts of the space that fit ``instance_type`` (1 only on GPUs)."""
+    instance = get_instance(instance_type)
+    if instance.is_gpu:
+        return [1]
+    wanted = range(1, instance.cores + 1) if space.pipeline_cores == "all" else space.pipeline_cores
+    return [p for p in wanted if p <= instance.cores]
+
+
+def copies_choices(space: SearchSpace, instance_type: str, pipeline_cores: int) -> list[int]:
+    """Model copies of the space that fit: each copy takes a group of ``pipeline_cores``."""
+    instance = get_instance(instance_type)
+    fit = 1 if instance.is_gpu else instance.cores // pipeline_cores
+    if space.copies == "all":
+        return list(range(1, fit + 1))
+    if space.copies == "max":
+        return [fit]
+    return [c for c in space.copies if c <= fit]
+
+
+def candidates(space: SearchSpace) -> list[Candidate]:
+    """Every valid candidate of the space, in a stable order."""
+    out = []
+    for inst in space.instances:
+        for batch in space.batch_sizes:
+            for p in pipeline_choices(space, inst):
+                out.extend(Candidate(inst, batch, p, c) for c in copies_choices(space, inst, p))
+    return out
+
+
+def _error_line(e: ValidationError, origin: str) -> str:
+    first = e.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    key = ".".join(loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        model = Constraints if loc[0] == "constraints" else SearchSpace
+        return f"{origin}: unknown key {key!r}; accepted keys: {', '.join(model.model_fields)}"
+    if first["type"] == "missing":
+        return f"{origin}: missing key {key!r}"
+    if first["type"] == "value_error":
+        return f"{origin}: {key}: {first['ctx']['error']}"
+    message = first["msg"].replace("valid tuple", "list").replace("Tuple", "List")
+    return f"{origin}: {key}: {message} (got {first.get('input')!r})"
+
+
+def parse_space(raw: Any, origin: str = "search space") -> SearchSpace:
+    """A ``SearchSpace`` from parsed YAML; ``InputError`` naming the bad key otherwise."""
+    if not isinstance(raw, dict):
+        raise InputError(
+            f"{origin}: expected a mapping of keys to values, got {type(raw).__name__}"
+        )
+    try:
+        space = SearchSpace.model_validate(_listify(raw))
+    except ValidationError as e:
+        raise InputError(_error_line(e, origin)) from e
+    check_space(space, origin)
+    return space
+
+
+def _listify(raw: dict[str, Any]) -> dict[str, Any]:
+    # YAML lists arrive as lists; the frozen model stores tuples.
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+
+
+def check_space(space: SearchSpace, origin: str = "search space") -> None:
+    """Cross-field checks: some candidate must exist, pipeline cores must fit some instance."""
+    if isinstance(space.pipeline_cores, tuple):
+        biggest = max(get_instance(i).cores for i in space.instances)
+        if min(space.pipeline_cores) > biggest:
+            raise InputError(
+                f"{origin}: pipeline_cores {list(space.pipeline_cores)} exceed every instance's "
+                f"cores; the largest instance in the space has {biggest}"
+            )
+    if not candidates(space):
+        raise InputError(f"{origin}: no candidate deployment fits any instance of the space")
+
+
+def default_space_path() -> Path:
+    return Path(str(resources.files("search_spaces").joinpath("default.yaml")))
+
+
+def load_space(path: Path | None = None) -> SearchSpace:
+    """The space in ``path`` (YAML), or the shipped default."""
+    path = path or default_space_path()
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise InputError(f"search space {str(path)!r} cannot be read: {e.strerror}") from e
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"search space {str(path)!r} is not valid YAML{where}") from e
+    return parse_space(raw, f"search space {str(path)!r}")
+
+
+def with_overrides(space: SearchSpace, **overrides: Any) -> SearchSpace:
+    """The space with CLI overrides applied (``None`` means keep) and validated again."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if not changes:
+        return space
+    merged = space.model_dump() | changes
+    merged["constraints"] = space.constraints.model_dump() | merged.get("constraints", {})
+    return parse_space(merged, "search space with command-line overrides")
+
+
+__all__ = [
+    "Candidate",
+    "SearchSpace",
+    "candidates",
+    "copies_choices",
+    "instance_names",
+    "load_space",
+    "parse_space",
+    "pipeline_choices",
+    "with_overrides",
+]
