@@ -1,1 +1,11 @@
-"""Study storage (SQLAlchemy models and Alembic migrations): arrives with the studies issue."""
+"""autotune's trial records, stored in the same database as the Optuna study they belong to.
+
+Optuna's tables stay Optuna's: autotune adds its own tables, migrated by its own Alembic
+history (version table ``autotune_alembic_version``), so the database remains one that
+``optuna.load_study`` and optuna-dashboard open as usual.
+"""
+
+from storage._records import TrialRecord
+from storage._store import ResultStore, default_storage_url
+
+__all__ = ["ResultStore", "TrialRecord", "default_storage_url"]

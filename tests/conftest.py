@@ -8,6 +8,7 @@ by the next, which keeps the suite fast.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,8 +21,10 @@ from autotune.models import resolve_model
 
 # Each example may compile or simulate: few examples, no deadline, and no example database
 # written into the repository.
+# AUTOTUNE_HYPOTHESIS_PROFILE=thorough runs many more examples (minutes, not seconds).
 settings.register_profile("autotune", max_examples=15, deadline=None, database=None)
-settings.load_profile("autotune")
+settings.register_profile("thorough", max_examples=300, deadline=None, database=None)
+settings.load_profile(os.environ.get("AUTOTUNE_HYPOTHESIS_PROFILE", "autotune"))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,12 +50,23 @@ def plan_of(session_cache: CompileCache) -> PlanOf:
     """``plan_of(model, batch, seq_len, pipeline_cores, instance)``: a real compiled plan."""
 
     @functools.cache
-    def compiled(model: str, batch: int, seq_len: int, pipeline_cores: int,
-                 instance: str = "inf1.xlarge", task: str = "question-answering") -> Plan:
+    def compiled(
+        model: str,
+        batch: int,
+        seq_len: int,
+        pipeline_cores: int,
+        instance: str = "inf1.xlarge",
+        task: str = "question-answering",
+    ) -> Plan:
         source = resolve_model(model, task)
         accelerator = get_instance(instance).accelerator
-        return compile_model(source, batch=batch, seq_len=seq_len,
-                             pipeline_cores=pipeline_cores, accelerator=accelerator,
-                             cache=session_cache).plan
+        return compile_model(
+            source,
+            batch=batch,
+            seq_len=seq_len,
+            pipeline_cores=pipeline_cores,
+            accelerator=accelerator,
+            cache=session_cache,
+        ).plan
 
     return compiled

@@ -302,6 +302,7 @@ def run_study(settings: StudySettings) -> StudyOutcome:
 
     check_shape(source, min(settings.space.batch_sizes), settings.space.seq_len)
     store = ResultStore(settings.storage)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(settings)
     cache = CompileCache()
     done = _known(study, store)
@@ -313,7 +314,6 @@ def run_study(settings: StudySettings) -> StudyOutcome:
             weights = _weights(source, settings.space, cache)
             for params in warm_start(settings.space, weights):
                 study.enqueue_trial(params, skip_if_exists=True)
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         study.optimize(Objective(settings, store, cache, done), n_trials=remaining,
                        timeout=settings.timeout, n_jobs=settings.n_jobs,
                        catch=(DeploymentError,), show_progress_bar=settings.progress)

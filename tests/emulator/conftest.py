@@ -20,43 +20,66 @@ LINK_BW = 1e9
 HOST_LINK_BW = 1e9
 
 TOY_ACCELERATOR = Accelerator(
-    name="toy-core", kind="neuron", cores_per_chip=4, tensor_flops_per_core=TENSOR_FLOPS,
-    vector_flops_per_core=VECTOR_FLOPS, scalar_flops_per_core=SCALAR_FLOPS,
-    dram_bytes_per_chip=8 << 30, dram_bandwidth_per_chip=DRAM_BW, chip_link_bandwidth=LINK_BW,
-    host_link_bandwidth=HOST_LINK_BW, systolic_rows=128, systolic_cols=64,
+    name="toy-core",
+    kind="neuron",
+    cores_per_chip=4,
+    tensor_flops_per_core=TENSOR_FLOPS,
+    vector_flops_per_core=VECTOR_FLOPS,
+    scalar_flops_per_core=SCALAR_FLOPS,
+    dram_bytes_per_chip=8 << 30,
+    dram_bandwidth_per_chip=DRAM_BW,
+    chip_link_bandwidth=LINK_BW,
+    host_link_bandwidth=HOST_LINK_BW,
+    systolic_rows=128,
+    systolic_cols=64,
     compute_dtype_bytes=2,
 )
 TOY_CALIBRATION = Calibration(
-    NeuronCalibration(sram_bytes_per_core=1e9, te_max_efficiency=1.0, te_fill_rows=0.0,
-                      dram_efficiency=1.0, stage_overhead_s=1e-6, host_overhead_s=2e-6,
-                      jitter_sigma=0.0),
-    GpuCalibration(tensor_efficiency=0.5, kernel_launch_s=1e-6, host_overhead_s=3e-6,
-                   jitter_sigma=0.0),
+    NeuronCalibration(
+        sram_bytes_per_core=1e9,
+        te_max_efficiency=1.0,
+        te_fill_rows=0.0,
+        dram_efficiency=1.0,
+        stage_overhead_s=1e-6,
+        host_overhead_s=2e-6,
+        jitter_sigma=0.0,
+    ),
+    GpuCalibration(
+        tensor_efficiency=0.5, kernel_launch_s=1e-6, host_overhead_s=3e-6, jitter_sigma=0.0
+    ),
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def toy_acc() -> Callable[..., Accelerator]:
     """The toy NeuronCore accelerator, with any field overridden."""
     return lambda **changes: dataclasses.replace(TOY_ACCELERATOR, **changes)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def toy_cal() -> Callable[..., Calibration]:
     """The toy calibration (ideal TensorEngine, no jitter), NeuronCore fields overridden."""
 
     def make(**changes: Any) -> Calibration:
         return dataclasses.replace(
-            TOY_CALIBRATION, neuron=dataclasses.replace(TOY_CALIBRATION.neuron, **changes))
+            TOY_CALIBRATION, neuron=dataclasses.replace(TOY_CALIBRATION.neuron, **changes)
+        )
 
     return make
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def toy_instance() -> Callable[..., Instance]:
-    def make(accelerator: Accelerator = TOY_ACCELERATOR, chips: int = 1,
-             vcpus: int = 4) -> Instance:
-        return Instance(name=f"toy.{chips}chip", accelerator=accelerator, chips=chips,
-                        vcpus=vcpus, host_memory_gib=8, source="test")
+    def make(
+        accelerator: Accelerator = TOY_ACCELERATOR, chips: int = 1, vcpus: int = 4
+    ) -> Instance:
+        return Instance(
+            name=f"toy.{chips}chip",
+            accelerator=accelerator,
+            chips=chips,
+            vcpus=vcpus,
+            host_memory_gib=8,
+            source="test",
+        )
 
     return make

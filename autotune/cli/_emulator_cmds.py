@@ -1,40 +1,15 @@
-"""The ``autotune`` command line. User mistakes end in one ``error:`` line and exit code 2."""
+"""Emulator commands: catalog, compile, bench, validate."""
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any
 
 import typer
 
-from autotune import __version__
 from autotune._format import table
 from autotune.catalog import DEFAULT_PRICE_SET, load_instances, load_price_sets
-from autotune.errors import AutotuneError
+from autotune.cli._app import AsJson, Batch, Instance, Model, Pipeline, SeqLen, Task, app, emit
 from autotune.models import DEFAULT_MODEL, DEFAULT_TASK
-
-# Typer vendors its own click; its usage errors share this base class.
-_UsageError: type[Exception] = typer.BadParameter.__mro__[1]
-
-app = typer.Typer(
-    help="Find the AWS Inferentia deployment of a transformer model, on an emulated inf1.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    no_args_is_help=True,
-)
-
-Model = Annotated[str, typer.Option(help="Built-in preset or local Hugging Face checkpoint dir.")]
-Task = Annotated[str, typer.Option(help="question-answering or sequence-classification.")]
-SeqLen = Annotated[int, typer.Option(help="Compiled sequence length.")]
-Batch = Annotated[int, typer.Option(help="Compiled batch size.")]
-Pipeline = Annotated[int, typer.Option(help="--neuroncore-pipeline-cores of the compiled model.")]
-Instance = Annotated[str, typer.Option(help="Instance type (see `autotune catalog`).")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def _emit(obj: dict[str, Any]) -> None:
-    typer.echo(json.dumps(obj, indent=None))
 
 
 @app.command()
@@ -56,7 +31,7 @@ def catalog(as_json: AsJson = False) -> None:
             }
         )
     if as_json:
-        _emit({"instances": rows, "price_sets": {s.name: s.source for s in sets.values()}})
+        emit({"instances": rows, "price_sets": {s.name: s.source for s in sets.values()}})
         return
     headers = [
         "instance",
@@ -107,7 +82,7 @@ def compile_(
 
     report = compile_report(model, task, seq_len, batch_size, pipeline_cores, instance, verify)
     if as_json:
-        _emit(report.to_dict())
+        emit(report.to_dict())
     else:
         typer.echo(report.render())
 
@@ -156,7 +131,7 @@ def bench(
     report = run_bench(config, CompileCache())
     out: dict[str, Any] = report.to_dict()
     if as_json:
-        _emit(out)
+        emit(out)
         return
     lat = out["latency_ms"]
     typer.echo(
@@ -183,7 +158,7 @@ def validate(
 
     rows = validate_rows(requests)
     if as_json:
-        _emit({"rows": rows})
+        emit({"rows": rows})
         return
     typer.echo(
         table(
@@ -223,31 +198,3 @@ def validate(
     typer.echo("\nPrices: on-demand-2021-05 (the set that reproduces the blog's cost column).")
 
 
-@app.callback(invoke_without_command=True)
-def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
-) -> None:
-    if version:
-        typer.echo(__version__)
-        raise typer.Exit()
-
-
-def main() -> None:
-    """Console entry point: one clean line and exit 2 for every user mistake."""
-    command = typer.main.get_command(app)
-    try:
-        code = command.main(standalone_mode=False)
-    except typer.Exit as e:
-        code = e.exit_code
-    except _UsageError as e:  # bad flag, missing value, not an integer...
-        if not e.format_message():  # type: ignore[attr-defined]  # bare `autotune`: the help was printed
-            sys.exit(0)
-        typer.echo(f"error: {e.format_message()}", err=True)  # type: ignore[attr-defined]
-        sys.exit(2)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except AutotuneError as e:
-        typer.echo(f"error: {e}", err=True)
-        sys.exit(2)
-    sys.exit(code if isinstance(code, int) else 0)

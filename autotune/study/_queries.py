@@ -1,0 +1,71 @@
+"""Read-side of studies: list them, load one, pick a trial to export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import optuna
+
+from autotune.errors import InputError, choice_error
+from autotune.study._objectives import PICKS, Goals, best
+from autotune.study._runner import StudyOutcome, load_goals, outcome, rdb_storage
+from autotune.study._space import SearchSpace
+from storage import ResultStore, TrialRecord
+
+
+@dataclass(frozen=True)
+class OpenStudy:
+    study: optuna.Study
+    store: ResultStore
+    space: SearchSpace
+    goals: Goals
+    url: str
+
+    def outcome(self) -> StudyOutcome:
+        return outcome(self.study, self.store, self.goals, self.url)
+
+    def failures(self) -> list[tuple[int, str]]:
+        """Trials that could not deploy, with the reason."""
+        return [(t.number, str(t.user_attrs.get("error", "failed")))
+                for t in self.study.get_trials(deepcopy=False,
+                                               states=(optuna.trial.TrialState.FAIL,))]
+
+
+def study_names(url: str) -> list[str]:
+    return sorted(s.study_name for s in optuna.get_all_study_summaries(rdb_storage(url)))
+
+
+def open_existing(url: str, name: str, read_only: bool = True) -> OpenStudy:
+    """The study ``name`` in ``url``; an ``InputError`` listing the studies there otherwise."""
+    store = ResultStore(url, read_only=read_only)
+    names = study_names(url)
+    if name not in names:
+        raise InputError(f"no study named {name!r} in {url}; studies there: "
+                         f"{', '.join(names) or 'none'}")
+    study = optuna.load_study(study_name=name, storage=rdb_storage(url))
+    space, goals = load_goals(study)
+    return OpenStudy(study, store, space, goals, url)
+
+
+def pick(opened: OpenStudy, trial: int | None, objective: str | None) -> TrialRecord:
+    """The record to export: trial ``trial``, or the best for ``objective`` (default: study's)."""
+    records = opened.store.records(opened.study.study_name)
+    if not records:
+        raise InputError(f"study {opened.study.study_name!r} has no completed trial to export")
+    if trial is not None:
+        chosen = [r for r in records if r.trial_number == trial]
+        if not chosen:
+            numbers = ", ".join(str(r.trial_number) for r in records[:20])
+            raise InputError(f"trial {trial} of study {opened.study.study_name!r} is not a "
+                             f"completed trial; completed: {numbers}"
+                             f"{' ...' if len(records) > 20 else ''}")
+        return chosen[0]
+    if objective is not None and objective not in PICKS:
+        raise choice_error("pick", objective, PICKS)
+    goals = opened.goals
+    objective = objective or (goals.objective if goals.objective in PICKS else "min-cost")
+    found = best(records, goals, objective)
+    if not found:
+        raise InputError(f"study {opened.study.study_name!r} has no feasible completed trial; "
+                         "choose one with --trial N")
+    return found[0]

@@ -1,0 +1,106 @@
+"""Engines for the result database: SQLite tuned for several processes, PostgreSQL as is.
+
+Every way a database can fail to open (bad URL, missing driver, no server, a file that is not
+a database) becomes one ``InputError`` naming the URL here, at the boundary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
+
+from autotune.errors import InputError
+
+# Execution option that makes SQLite transactions start with BEGIN IMMEDIATE: a writer then
+# takes the write lock up front and waits (busy_timeout) instead of failing when it upgrades
+# a read lock that another process's commit made stale.
+SQLITE_BEGIN = "autotune_sqlite_begin"
+_BUSY_TIMEOUT_MS = 30_000
+_PG_CONNECT_TIMEOUT_S = 10
+
+# Errors that mean autotune itself issued a wrong statement: they stay as they are.
+_BUGS = (IntegrityError, ProgrammingError, DataError)
+
+
+def describe(url: str) -> str:
+    """``url`` with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def input_error(url: str, error: Exception) -> InputError:
+    """A one-line ``InputError`` naming the database and what went wrong with it."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    lines = str(cause).strip().splitlines() or [type(cause).__name__]
+    return InputError(f"result database {describe(url)}: {lines[0].strip()}")
+
+
+def is_environment_error(error: Exception) -> bool:
+    """Whether a database error comes from the database's state, not from autotune's SQL."""
+    return isinstance(error, DBAPIError) and not isinstance(error, _BUGS)
+
+
+def open_engine(url: str, *, read_only: bool) -> Engine:
+    """An engine for ``url``; raises ``InputError`` for a URL or driver that cannot work."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(url, parsed, read_only)
+        connect_args: dict[str, Any] = {}
+        if parsed.get_backend_name() == "postgresql":
+            connect_args = _postgresql_args(parsed, read_only)
+        return create_engine(parsed, connect_args=connect_args)
+    except (ArgumentError, ImportError) as e:
+        raise input_error(url, e) from e
+
+
+def _postgresql_args(url: URL, read_only: bool) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:  # an unreachable host must not hang the CLI
+        args["connect_timeout"] = _PG_CONNECT_TIMEOUT_S
+    if read_only:
+        args["options"] = "-c default_transaction_read_only=on"
+    return args
+
+
+def _sqlite_engine(url: str, parsed: URL, read_only: bool) -> Engine:
+    database = parsed.database or ":memory:"
+    if database != ":memory:" and not parsed.query.get("uri"):
+        path = Path(database).absolute()
+        if not path.parent.is_dir():
+            raise InputError(f"result database {url}: directory {path.parent} does not exist")
+        if read_only:
+            if not path.is_file():
+                raise InputError(f"result database {url}: no such file {path}")
+            # SQLite's own read-only mode: not even a journal can be written.
+            parsed = parsed.set(database=path.as_uri(), query={"uri": "true", "mode": "ro"})
+    engine = create_engine(parsed)
+    event.listen(engine, "connect", _sqlite_pragmas(read_only))
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_pragmas(read_only: bool) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite opens no transaction before DDL, so a migration would autocommit statement
+        # by statement; SQLAlchemy issues BEGIN itself instead (see _sqlite_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not read_only:  # WAL: Optuna workers and readers proceed while one process writes
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return on_connect
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,159 @@
+"""``ResultStore``: autotune's trial records in the database that holds the Optuna study."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+from alembic.util import CommandError
+from sqlalchemy import CursorResult, delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from autotune.errors import InputError
+from storage._engine import (
+    SQLITE_BEGIN,
+    describe,
+    input_error,
+    is_environment_error,
+    open_engine,
+)
+from storage._models import TrialResultRow, row_values, to_record
+from storage._records import TrialRecord
+from storage._schema import current_revision, head_revision, upgrade
+
+
+def default_storage_url(directory: Path | None = None) -> str:
+    """The SQLite URL of ``autotune.db`` in ``directory`` (the working directory by default)."""
+    path = ((directory or Path.cwd()) / "autotune.db").absolute()
+    return f"sqlite:///{path}"
+
+
+class ResultStore:
+    """Trial records keyed by Optuna trial id, stored next to (never inside) Optuna's tables.
+
+    Opening a store upgrades autotune's tables to the newest revision; ``read_only=True``
+    neither migrates nor writes (for the dashboard) and requires the schema to be current.
+    Every database failure the user can cause or fix raises ``InputError``.
+    """
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        self.url = url
+        self.read_only = read_only
+        self._engine = open_engine(url, read_only=read_only)
+        # Writers take SQLite's write lock when they begin, not halfway through.
+        self._writer = self._engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self._reads = sessionmaker(self._engine, expire_on_commit=False)
+        self._writes = sessionmaker(self._writer, expire_on_commit=False)
+        try:
+            self._open_schema()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def _open_schema(self) -> None:
+        try:
+            if self.read_only:
+                with self._engine.connect() as connection:
+                    revision = current_revision(connection)
+                self._check_revision(revision)
+                return
+            with self._writer.begin() as connection:
+                upgrade(connection)
+        except CommandError as e:  # e.g. a revision made by a newer autotune
+            raise input_error(self.url, e) from e
+        except Exception as e:
+            if is_environment_error(e):
+                raise input_error(self.url, e) from e
+            raise
+
+    def _check_revision(self, revision: str | None) -> None:
+        head = head_revision()
+        if revision is None:
+            problem = "holds no autotune results (open it writable once to create the tables)"
+        elif revision != head:
+            problem = f"is at autotune schema revision {revision}, this autotune reads {head}"
+        else:
+            return
+        raise InputError(f"result database {describe(self.url)}: {problem}")
+
+    def close(self) -> None:
+        """Close the pooled connections; a store used again afterwards opens new ones."""
+        self._engine.dispose()
+
+    @contextmanager
+    def session_scope(self) -> Iterator[Session]:
+        """A session that commits when the block ends and rolls back if it raises."""
+        with self._session(self._reads if self.read_only else self._writes) as session:
+            yield session
+
+    @contextmanager
+    def _session(self, factory: sessionmaker[Session]) -> Iterator[Session]:
+        try:
+            with factory.begin() as session:
+                yield session
+        except Exception as e:
+            if is_environment_error(e):
+                raise input_error(self.url, e) from e
+            raise
+
+    def add(self, record: TrialRecord) -> None:
+        """Store ``record``, replacing the record stored for the same Optuna trial id if any.
+
+        Replacing (rather than ignoring) makes ``add`` a plain "the stored record is this one",
+        also when SQLite reused the id of a trial whose study Optuna deleted.
+        """
+        self._require_writable("add a trial record")
+        values = row_values(record)
+        with self._session(self._writes) as session:
+            row = session.scalar(
+                select(TrialResultRow).where(
+                    TrialResultRow.optuna_trial_id == record.optuna_trial_id
+                )
+            )
+            if row is None:
+                session.add(TrialResultRow(**values))
+                return
+            for name, value in values.items():
+                setattr(row, name, value)
+
+    def records(self, study_name: str) -> list[TrialRecord]:
+        """Every record of the study, by trial number."""
+        query = (
+            select(TrialResultRow)
+            .where(TrialResultRow.study_name == study_name)
+            .order_by(TrialResultRow.trial_number, TrialResultRow.id)
+        )
+        with self._session(self._reads) as session:
+            return [to_record(row) for row in session.scalars(query)]
+
+    def record(self, study_name: str, trial_number: int) -> TrialRecord | None:
+        """The record of one trial of the study, ``None`` if none was stored."""
+        query = (
+            select(TrialResultRow)
+            .where(
+                TrialResultRow.study_name == study_name,
+                TrialResultRow.trial_number == trial_number,
+            )
+            .order_by(TrialResultRow.id.desc())  # the newest, if a study name was reused
+            .limit(1)
+        )
+        with self._session(self._reads) as session:
+            row = session.scalar(query)
+            return None if row is None else to_record(row)
+
+    def delete_study(self, study_name: str) -> int:
+        """Delete every record of the study (not the Optuna study); returns how many."""
+        self._require_writable("delete a study's records")
+        with self._session(self._writes) as session:
+            result = session.execute(
+                delete(TrialResultRow).where(TrialResultRow.study_name == study_name)
+            )
+            # A DELETE's result is always a CursorResult, which the stubs do not say.
+            return cast("CursorResult[Any]", result).rowcount
+
+    def _require_writable(self, action: str) -> None:
+        if self.read_only:
+            shown = describe(self.url)
+            raise InputError(f"result database {shown} is open read-only: cannot {action}")
