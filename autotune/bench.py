@@ -120,6 +120,8 @@ def run_bench(config: BenchConfig, cache: CompileCache | None = None) -> BenchRe
     check_pipeline_cores(config.pipeline_cores, config.instance_type)
     if config.concurrency is not None and config.concurrency < 1:
         raise InputError(f"concurrency {config.concurrency} must be at least 1")
+    if config.seed < 0:
+        raise InputError(f"seed {config.seed} must be a non-negative integer")
     if config.requests < 1:
         raise InputError(f"requests {config.requests} must be at least 1")
     source = resolve_model(config.model, config.task)

@@ -55,7 +55,7 @@ def _pipeline_cores(compiler_args: Sequence[str]) -> int:
             raise InputError(
                 f"compiler argument {arg!r} is not supported; accepted: {_PIPELINE_FLAG} N"
             )
-        if not value.isdigit() or int(value) < 1:
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:
             raise InputError(f"{_PIPELINE_FLAG} {value!r} is not a positive integer")
         cores = int(value)
         i += 1

@@ -33,10 +33,20 @@ def exhaustive(space: SearchSpace) -> dict[str, tuple[float, float, float]]:
     table = {}
     for c in candidates(space):
         try:
-            r = run_bench(BenchConfig(instance_type=c.instance_type, batch_size=c.batch_size,
-                                      pipeline_cores=c.pipeline_cores, group_sizes=c.group_sizes,
-                                      model=space.model, task=space.task, seq_len=space.seq_len,
-                                      requests=space.requests, price_set=space.price_set), cache)
+            r = run_bench(
+                BenchConfig(
+                    instance_type=c.instance_type,
+                    batch_size=c.batch_size,
+                    pipeline_cores=c.pipeline_cores,
+                    group_sizes=c.group_sizes,
+                    model=space.model,
+                    task=space.task,
+                    seq_len=space.seq_len,
+                    requests=space.requests,
+                    price_set=space.price_set,
+                ),
+                cache,
+            )
         except DeploymentError:
             continue
         table[c.key] = (r.result.latency_s.p95 * 1e3, r.result.throughput, r.cost_per_1m_usd)
@@ -53,13 +63,19 @@ def _hypervolume(points: list[tuple[float, float]], ref: tuple[float, float]) ->
     return volume
 
 
-def search(space: SearchSpace, table: dict[str, tuple[float, float, float]], sampler: str,
-           objective: str, seed: int, budget: int, weights: int) -> int:
+def search(
+    space: SearchSpace,
+    table: dict[str, tuple[float, float, float]],
+    sampler: str,
+    objective: str,
+    seed: int,
+    budget: int,
+    weights: int,
+) -> int:
     """Trials until the goal is reached (``budget + 1`` when it never is)."""
     metric = {"min-latency": 0, "min-cost": 2}
     directions = ["minimize", "minimize"] if objective == "pareto" else ["minimize"]
-    study = optuna.create_study(directions=directions,
-                                sampler=make_sampler(sampler, seed, space))
+    study = optuna.create_study(directions=directions, sampler=make_sampler(sampler, seed, space))
     if sampler != "random":
         for params in warm_start(space, weights):
             study.enqueue_trial(params, skip_if_exists=True)
@@ -102,19 +118,25 @@ def main() -> None:
     started = time.perf_counter()
     table = exhaustive(space)
     size = len(candidates(space))
-    print(f"default space: {size} candidates, {len(table)} deployable; exhaustive evaluation "
-          f"{time.perf_counter() - started:.0f} s\n")
+    print(
+        f"default space: {size} candidates, {len(table)} deployable; exhaustive evaluation "
+        f"{time.perf_counter() - started:.0f} s\n"
+    )
     weights = 110_000_000
     print("| objective | sampler | median trials to goal | per seed | goal |")
     print("|---|---|---:|---|---|")
     for objective, share in (("min-latency", 0.10), ("min-cost", 0.10), ("pareto", 0.25)):
         for sampler in args.samplers.split(","):
             budget = size if sampler == "random" else int(size * share) * 2
-            runs = [search(space, table, sampler, objective, seed, budget, weights)
-                    for seed in range(args.seeds)]
+            runs = [
+                search(space, table, sampler, objective, seed, budget, weights)
+                for seed in range(args.seeds)
+            ]
             goal = "optimum tried" if objective != "pareto" else "99% hypervolume"
-            print(f"| {objective} | {sampler} | {statistics.median(runs):.0f} | {runs} | "
-                  f"{goal} (limit {int(size * share)}) |")
+            print(
+                f"| {objective} | {sampler} | {statistics.median(runs):.0f} | {runs} | "
+                f"{goal} (limit {int(size * share)}) |"
+            )
 
 
 if __name__ == "__main__":

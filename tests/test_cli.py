@@ -294,41 +294,21 @@ def test_non_integer_batch(cli_main):
     assert_one_error_line(code, err, "--batch-size")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="typer's BadParameter message for a non-integer option "
-    "names the option but not the value ('abc'); cli.main prints it as is",
-)
 def test_non_integer_batch_names_the_value(cli_main):
     code, _, err = cli_main("bench", "--batch-size", "abc")
     assert_one_error_line(code, err, "--batch-size", "abc")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bench.run_bench does not check the seed; numpy's "
-    "default_rng(-1) raises ValueError, a traceback instead of exit 2",
-)
 def test_negative_seed(cli_main):
     code, _, err = cli_main("bench", "--seed", "-1", *SMALL)
     assert_one_error_line(code, err, "seed -1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parse_group_sizes lets '²' through isdigit(); int() "
-    "then raises ValueError, a traceback instead of exit 2",
-)
 def test_unicode_digit_group_sizes(cli_main):
     code, _, err = cli_main("bench", "--group-sizes", "²", *SMALL)
     assert_one_error_line(code, err, "'²'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a corrupt model.safetensors raises SafetensorError from "
-    "build_model (not translated to InputError): traceback instead of exit 2",
-)
 def test_corrupt_checkpoint_weights(cli_main, tmp_path):
     shutil.copy(MINILM / "config.json", tmp_path / "config.json")
     (tmp_path / "model.safetensors").write_bytes(b"garbage")

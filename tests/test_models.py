@@ -188,12 +188,6 @@ def test_pickled_weights_are_refused(tmp_path):
         resolve_model(str(path))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="build_model catches (OSError, ValueError) but a corrupt "
-    "model.safetensors raises safetensors.SafetensorError, which escapes as a "
-    "traceback (_source.build_model)",
-)
 def test_corrupt_safetensors_is_an_input_error(tmp_path):
     path = Path(_checkpoint(tmp_path, json.loads((MINILM / "config.json").read_text()), False))
     (path / "model.safetensors").write_bytes(b"garbage, not a safetensors header")

@@ -24,6 +24,17 @@ def _root(
         raise typer.Exit()
 
 
+def _given_value(param: object, argv: list[str]) -> str:
+    """`` (got 'abc')`` for the option value a usage error is about, when it can be found."""
+    for opt in getattr(param, "opts", ()):
+        for i, arg in enumerate(argv):
+            if arg == opt and i + 1 < len(argv):
+                return f" (got {argv[i + 1]!r})"
+            if arg.startswith(opt + "="):
+                return f" (got {arg.split('=', 1)[1]!r})"
+    return ""
+
+
 def main() -> None:
     """Console entry point: one clean line and exit 2 for every user mistake."""
     command = typer.main.get_command(app)
@@ -32,12 +43,14 @@ def main() -> None:
     except typer.Exit as e:
         code = e.exit_code
     except UsageError as e:  # bad flag, missing value, not an integer...
-        if not e.format_message():  # type: ignore[attr-defined]  # bare `autotune`: the help was printed
+        message = e.format_message()  # type: ignore[attr-defined]
+        if not message:  # bare `autotune`: the help was printed
             sys.exit(0)
-        typer.echo(f"error: {e.format_message()}", err=True)  # type: ignore[attr-defined]
+        given = _given_value(getattr(e, "param", None), sys.argv[1:])
+        typer.echo(f"error: {message}{given}", err=True)
         sys.exit(2)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("interrupted; finished trials are kept", err=True)
         sys.exit(130)
     except AutotuneError as e:
         typer.echo(f"error: {e}", err=True)

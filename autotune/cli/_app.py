@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-
 # Typer vendors its own click; its usage errors share this base class.
 UsageError: type[Exception] = typer.BadParameter.__mro__[1]
 
@@ -30,5 +29,3 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 def emit(obj: dict[str, Any]) -> None:
     """Print one JSON object on one line."""
     typer.echo(json.dumps(obj, indent=None))
-
-

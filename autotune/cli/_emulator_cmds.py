@@ -196,5 +196,3 @@ def validate(
         )
     )
     typer.echo("\nPrices: on-demand-2021-05 (the set that reproduces the blog's cost column).")
-
-

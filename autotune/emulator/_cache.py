@@ -55,8 +55,8 @@ class CompileCache:
     def get(self, key: str) -> Plan | None:
         try:
             plan = Plan.from_json(self._read(f"{key}.json"))
-        except (OSError, ValueError, TypeError, KeyError):
-            return None
+        except (OSError, ValueError, TypeError, KeyError, RecursionError):
+            return None  # missing, unreadable or tampered with: compile again
         return plan if plan.key == key else None
 
     def put(self, plan: Plan) -> None:
@@ -67,15 +67,19 @@ class CompileCache:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, self.directory / name)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, self.directory / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def get_error(self, key: str) -> float | None:
         """The numeric error the functional check measured for plan ``key``, if it ran."""
         try:
             raw = json.loads(self._read(f"{key}.check.json"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
         value = raw.get("max_abs_error") if isinstance(raw, dict) else None
         return float(value) if isinstance(value, int | float) else None
@@ -91,8 +95,9 @@ class CompileCache:
         with self._lock:
             if key not in self._programs:
                 module = build_model(source, meta=True)
-                self._programs[key] = capture(module, example_inputs(source, batch, seq_len,
-                                                                     meta=True))
+                self._programs[key] = capture(
+                    module, example_inputs(source, batch, seq_len, meta=True)
+                )
             return self._programs[key]
 
 

@@ -9,7 +9,7 @@ from importlib import resources
 
 import yaml
 
-CODE_VERSION = "0.1.1"
+CODE_VERSION = "0.2.0"
 
 
 @dataclass(frozen=True)

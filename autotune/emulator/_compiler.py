@@ -280,7 +280,7 @@ def compile_plan(
                 spill_bytes=s.spill_bytes,
                 table_bytes=sum(table_bytes.get(op.name, 0) for op in part),
                 working_set_bytes=s.working_set,
-            activation_bytes=s.peak_activations,
+                activation_bytes=s.peak_activations,
                 act_in_bytes=io_in if k == 0 else crossing[k - 1],
                 act_out_bytes=io_out if k == len(starts) - 1 else crossing[k],
                 cached_weights=cached,

@@ -120,8 +120,7 @@ def _run_stage(
         if engine and dtype is not None:
             low = torch.utils._pytree.tree_map(lambda v: _cast(v, dtype), args)
             result = getattr(interpreter, node.op)(node.target, low, kwargs)
-            env[node.name] = torch.utils._pytree.tree_map(
-                lambda v: _cast(v, torch.float32), result)
+            env[node.name] = torch.utils._pytree.tree_map(lambda v: _cast(v, torch.float32), result)
         else:
             env[node.name] = getattr(interpreter, node.op)(node.target, args, kwargs)
     return env

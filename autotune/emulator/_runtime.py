@@ -48,10 +48,15 @@ class Deployment:
         ]
 
 
+def _is_count(text: str) -> bool:
+    """A positive integer in ASCII digits (``str.isdigit`` also accepts "²")."""
+    return text.isascii() and text.isdigit() and int(text) >= 1
+
+
 def parse_group_sizes(text: str) -> tuple[int, ...]:
     """``"4,4,4,4"`` -> (4, 4, 4, 4); an ``InputError`` naming the bad entry otherwise."""
     parts = [p.strip() for p in text.split(",")]
-    if not text.strip() or any(not p.isdigit() or int(p) < 1 for p in parts):
+    if not text.strip() or any(not _is_count(p) for p in parts):
         raise InputError(
             f"group sizes {text!r} are not a comma list of positive integers (e.g. 1,1,1,1 or 16)"
         )
@@ -82,7 +87,7 @@ def groups_from_env(
         visible = last - first + 1
     elif "NEURON_RT_NUM_CORES" in env:
         text = env["NEURON_RT_NUM_CORES"].strip()
-        if not text.isdigit() or not 1 <= int(text) <= cores:
+        if not _is_count(text) or int(text) > cores:
             raise InputError(f"NEURON_RT_NUM_CORES={text!r} is not an integer from 1 to {cores}")
         first, visible = 0, int(text)
     elif "NEURONCORE_GROUP_SIZES" in env:

@@ -112,7 +112,7 @@ class _Run:
     issued: np.ndarray
     completed: np.ndarray
     core_busy: dict[int, float]
-    core_dram_busy: dict[int, float]
+    streams: dict[int, list[tuple[float, float]]]  # per core: when it streamed from DRAM
     host_busy: float
 
 
@@ -124,6 +124,7 @@ def _run(
     concurrency: int,
     requests: int,
     seed: int,
+    record_streams: bool = False,
 ) -> _Run:
     acc, inst = d.instance.accelerator, d.instance
     neuron = acc.kind == "neuron"
@@ -150,7 +151,7 @@ def _run(
     ]
     free = [[0.0] * n_stages for _ in copies]
     busy = {c: 0.0 for cp in copies for c in cp.cores}
-    dram_busy = dict.fromkeys(busy, 0.0)
+    streams: dict[int, list[tuple[float, float]]] = {c: [] for c in busy}
     hosts = [0.0] * max(1, inst.vcpus)
     host_busy = 0.0
     clients = [(0.0, i) for i in range(concurrency)]
@@ -173,36 +174,59 @@ def _run(
             row[k] = begin + s
             arrival = begin + s
             busy[cores[k]] += s
-            dram_busy[cores[k]] += dram_s[c][k] * j[k]
+            if record_streams:
+                streams[cores[k]].append((begin, begin + dram_s[c][k] * j[k]))
         latencies[r] = arrival - t
         issued[r] = t
         completed[r] = arrival
         heapq.heappush(clients, (arrival, client))
-    return _Run(latencies, issued, completed, busy, dram_busy, host_busy)
+    return _Run(latencies, issued, completed, busy, streams, host_busy)
 
 
 def _window(run: _Run, concurrency: int) -> tuple[np.ndarray, float]:
-    """Requests measured in steady state (warm-up and drain excluded) and the window length."""
+    """Requests measured in steady state (warm-up and drain excluded) and the window length.
+
+    Too short a run has no steady state: then every request counts, from time zero.
+    """
     n = len(run.completed)
     order = np.argsort(run.completed, kind="stable")
-    lo = min(n // 10 + concurrency, n // 2)
-    hi = max(lo + 1, n - concurrency)
-    chosen = order[lo:hi]
-    span = float(run.completed[order[hi - 1]] - run.completed[order[lo - 1]]) if lo > 0 else 0.0
-    if span <= 0:
-        span = float(run.completed.max())
-        chosen = order
-    return chosen, span
+    lo = n // 10 + concurrency
+    hi = n - concurrency
+    if hi - lo < max(concurrency, 10):
+        return order, float(run.completed.max())
+    span = float(run.completed[order[hi - 1]] - run.completed[order[lo - 1]])
+    return order[lo:hi], span
 
 
-def _shares(d: Deployment, copies: list[_Copy], run: _Run) -> dict[int, float]:
-    """Each core's DRAM slowdown: one plus how much the chip's other cores stream."""
-    elapsed = float(run.completed.max()) or 1.0
-    streaming = {c: min(1.0, b / elapsed) for c, b in run.core_dram_busy.items()}
-    per_chip: dict[int, float] = {}
-    for c, f in streaming.items():
-        per_chip[d.chip_of(c)] = per_chip.get(d.chip_of(c), 0.0) + f
-    return {c: 1.0 + per_chip[d.chip_of(c)] - streaming[c] for c in streaming}
+def _shares(d: Deployment, run: _Run) -> dict[int, float]:
+    """Each core's DRAM slowdown: one plus how many other cores of its chip stream with it.
+
+    A sweep over the streaming intervals of each chip: a core pays only for the streaming that
+    really overlaps its own (a lone request walking a pipeline contends with nobody).
+    """
+    events: dict[int, list[tuple[float, int, int]]] = {}
+    for core, intervals in run.streams.items():
+        chip = events.setdefault(d.chip_of(core), [])
+        for start, end in intervals:
+            if end > start:
+                chip += [(start, 1, core), (end, -1, core)]
+    own = dict.fromkeys(run.streams, 0.0)
+    overlap = dict.fromkeys(run.streams, 0.0)
+    for chip_events in events.values():
+        chip_events.sort()
+        active: dict[int, int] = {}
+        previous = 0.0
+        for t, kind, core in chip_events:
+            if active and t > previous:
+                others = len(active) - 1
+                for a in active:
+                    own[a] += t - previous
+                    overlap[a] += others * (t - previous)
+            previous = t
+            active[core] = active.get(core, 0) + kind
+            if active[core] == 0:
+                del active[core]
+    return {c: 1.0 + overlap[c] / own[c] if own[c] > 0 else 1.0 for c in own}
 
 
 def simulate(
@@ -214,8 +238,8 @@ def simulate(
     share = {c: float(sum(1 for o in loaded if d.chip_of(o) == d.chip_of(c))) for c in loaded}
     probe = min(requests, max(_FIXED_POINT_REQUESTS, 20 * concurrency))
     for _ in range(_FIXED_POINT_ROUNDS if d.instance.accelerator.kind == "neuron" else 0):
-        run = _run(d, copies, share, cal, concurrency, probe, seed)
-        new = _shares(d, copies, run)
+        run = _run(d, copies, share, cal, concurrency, probe, seed, record_streams=True)
+        new = _shares(d, run)
         share = {c: (share[c] + new[c]) / 2 for c in share}
     run = _run(d, copies, share, cal, concurrency, requests, seed)
     return _summarise(d, copies, share, cal, run, concurrency, requests, seed)

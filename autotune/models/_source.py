@@ -144,6 +144,7 @@ def build_model(source: ModelSource, *, meta: bool = False) -> torch.nn.Module:
     """The eval-mode PyTorch module; ``meta=True`` builds shapes only (no weights, no init)."""
     import torch
     import transformers
+    from safetensors import SafetensorError
 
     transformers.logging.set_verbosity_error()  # missing task heads are expected, and seeded
     auto = _auto_class(source.task)
@@ -166,8 +167,10 @@ def build_model(source: ModelSource, *, meta: bool = False) -> torch.nn.Module:
                 use_safetensors=True,
                 attn_implementation="sdpa",
             )
-        except (OSError, ValueError) as e:
-            raise InputError(f"checkpoint {source.name!r} could not be loaded: {e}") from e
+        except (OSError, ValueError, SafetensorError) as e:
+            raise InputError(
+                f"checkpoint {source.name!r} could not be loaded: {str(e).splitlines()[0]}"
+            ) from e
     return module.eval()
 
 

@@ -48,27 +48,42 @@ def visible_cores(group_sizes: tuple[int, ...]) -> tuple[str, ...]:
 def spec_from_record(record: TrialRecord, study_name: str) -> DeploymentSpec:
     gpu = record.instance_type.startswith("g4dn")
     return DeploymentSpec(
-        instance_type=record.instance_type, instance_count=record.fleet_size or 1,
-        model=record.model, task=record.task, batch_size=record.batch_size,
-        seq_len=record.seq_len, pipeline_cores=record.pipeline_cores,
+        instance_type=record.instance_type,
+        instance_count=record.fleet_size or 1,
+        model=record.model,
+        task=record.task,
+        batch_size=record.batch_size,
+        seq_len=record.seq_len,
+        pipeline_cores=record.pipeline_cores,
         compiler_args=() if gpu else ("--neuroncore-pipeline-cores", str(record.pipeline_cores)),
         neuroncore_group_sizes="" if gpu else ",".join(map(str, record.group_sizes)),
         neuron_rt_visible_cores=() if gpu else visible_cores(record.group_sizes),
         concurrency=record.concurrency,
         input_names=("input_ids", "attention_mask")
-        + (("token_type_ids",) if resolve_model(record.model, record.task).uses_token_type_ids
-           else ()),
-        expected={"throughput_seq_per_s": round(record.throughput, 3),
-                  "latency_ms": {"p50": round(record.latency_p50_ms, 4),
-                                 "p95": round(record.latency_p95_ms, 4),
-                                 "p99": round(record.latency_p99_ms, 4)},
-                  "cost_per_1m_usd": round(record.cost_per_1m_usd, 6),
-                  "cost_per_hour_usd": record.cost_per_hour_usd,
-                  "bottleneck": record.bottleneck},
-        provenance={"study": study_name, "trial": record.trial_number,
-                    "emulator_version": record.emulator_version,
-                    "price_set": record.price_set, "autotune_version": __version__,
-                    "plan_key": record.plan_key},
+        + (
+            ("token_type_ids",)
+            if resolve_model(record.model, record.task).uses_token_type_ids
+            else ()
+        ),
+        expected={
+            "throughput_seq_per_s": round(record.throughput, 3),
+            "latency_ms": {
+                "p50": round(record.latency_p50_ms, 4),
+                "p95": round(record.latency_p95_ms, 4),
+                "p99": round(record.latency_p99_ms, 4),
+            },
+            "cost_per_1m_usd": round(record.cost_per_1m_usd, 6),
+            "cost_per_hour_usd": record.cost_per_hour_usd,
+            "bottleneck": record.bottleneck,
+        },
+        provenance={
+            "study": study_name,
+            "trial": record.trial_number,
+            "emulator_version": record.emulator_version,
+            "price_set": record.price_set,
+            "autotune_version": __version__,
+            "plan_key": record.plan_key,
+        },
     )
 
 
@@ -81,14 +96,19 @@ def _plain(spec: DeploymentSpec) -> dict[str, Any]:
 
 
 def _env(spec: DeploymentSpec) -> str:
-    lines = [f"# autotune deployment: study {spec.provenance['study']!r}, "
-             f"trial {spec.provenance['trial']}, emulator {spec.provenance['emulator_version']}",
-             f"# {spec.instance_count} x {spec.instance_type}; compile with: "
-             f"{' '.join(spec.compiler_args) or '(no Neuron compiler args)'}"]
+    lines = [
+        f"# autotune deployment: study {spec.provenance['study']!r}, "
+        f"trial {spec.provenance['trial']}, emulator {spec.provenance['emulator_version']}",
+        f"# {spec.instance_count} x {spec.instance_type}; compile with: "
+        f"{' '.join(spec.compiler_args) or '(no Neuron compiler args)'}",
+    ]
     values = {
-        "AUTOTUNE_INSTANCE_TYPE": spec.instance_type, "AUTOTUNE_INSTANCE_COUNT": spec.instance_count,
-        "AUTOTUNE_MODEL": spec.model, "AUTOTUNE_TASK": spec.task,
-        "AUTOTUNE_BATCH_SIZE": spec.batch_size, "AUTOTUNE_SEQ_LEN": spec.seq_len,
+        "AUTOTUNE_INSTANCE_TYPE": spec.instance_type,
+        "AUTOTUNE_INSTANCE_COUNT": spec.instance_count,
+        "AUTOTUNE_MODEL": spec.model,
+        "AUTOTUNE_TASK": spec.task,
+        "AUTOTUNE_BATCH_SIZE": spec.batch_size,
+        "AUTOTUNE_SEQ_LEN": spec.seq_len,
         "AUTOTUNE_PIPELINE_CORES": spec.pipeline_cores,
         "AUTOTUNE_COMPILER_ARGS": " ".join(spec.compiler_args),
         "AUTOTUNE_CONCURRENCY": spec.concurrency,

@@ -76,12 +76,15 @@ def feasible(record: TrialRecord, goals: Goals) -> bool:
 def _key(record: TrialRecord, goals: Goals, objective: str) -> tuple[float, ...]:
     signs = [1.0 if d == "minimize" else -1.0 for _, d in OBJECTIVES[objective]]
     picked = Goals(objective, goals.max_p95_ms, goals.min_throughput, goals.target_qps)
-    return (*(s * v for s, v in zip(signs, values(record, picked), strict=True)),
-            record.trial_number)
+    return (
+        *(s * v for s, v in zip(signs, values(record, picked), strict=True)),
+        record.trial_number,
+    )
 
 
-def best(records: Sequence[TrialRecord], goals: Goals, objective: str | None = None
-         ) -> list[TrialRecord]:
+def best(
+    records: Sequence[TrialRecord], goals: Goals, objective: str | None = None
+) -> list[TrialRecord]:
     """The recommendation: the best feasible record, or the Pareto set for ``pareto``."""
     objective = objective or goals.objective
     ok = [r for r in unique(records) if feasible(r, goals)]

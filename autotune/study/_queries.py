@@ -26,9 +26,10 @@ class OpenStudy:
 
     def failures(self) -> list[tuple[int, str]]:
         """Trials that could not deploy, with the reason."""
-        return [(t.number, str(t.user_attrs.get("error", "failed")))
-                for t in self.study.get_trials(deepcopy=False,
-                                               states=(optuna.trial.TrialState.FAIL,))]
+        return [
+            (t.number, str(t.user_attrs.get("error", "failed")))
+            for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+        ]
 
 
 def study_names(url: str) -> list[str]:
@@ -40,8 +41,9 @@ def open_existing(url: str, name: str, read_only: bool = True) -> OpenStudy:
     store = ResultStore(url, read_only=read_only)
     names = study_names(url)
     if name not in names:
-        raise InputError(f"no study named {name!r} in {url}; studies there: "
-                         f"{', '.join(names) or 'none'}")
+        raise InputError(
+            f"no study named {name!r} in {url}; studies there: {', '.join(names) or 'none'}"
+        )
     study = optuna.load_study(study_name=name, storage=rdb_storage(url))
     space, goals = load_goals(study)
     return OpenStudy(study, store, space, goals, url)
@@ -56,9 +58,11 @@ def pick(opened: OpenStudy, trial: int | None, objective: str | None) -> TrialRe
         chosen = [r for r in records if r.trial_number == trial]
         if not chosen:
             numbers = ", ".join(str(r.trial_number) for r in records[:20])
-            raise InputError(f"trial {trial} of study {opened.study.study_name!r} is not a "
-                             f"completed trial; completed: {numbers}"
-                             f"{' ...' if len(records) > 20 else ''}")
+            raise InputError(
+                f"trial {trial} of study {opened.study.study_name!r} is not a "
+                f"completed trial; completed: {numbers}"
+                f"{' ...' if len(records) > 20 else ''}"
+            )
         return chosen[0]
     if objective is not None and objective not in PICKS:
         raise choice_error("pick", objective, PICKS)
@@ -66,6 +70,8 @@ def pick(opened: OpenStudy, trial: int | None, objective: str | None) -> TrialRe
     objective = objective or (goals.objective if goals.objective in PICKS else "min-cost")
     found = best(records, goals, objective)
     if not found:
-        raise InputError(f"study {opened.study.study_name!r} has no feasible completed trial; "
-                         "choose one with --trial N")
+        raise InputError(
+            f"study {opened.study.study_name!r} has no feasible completed trial; "
+            "choose one with --trial N"
+        )
     return found[0]

@@ -54,13 +54,15 @@ class StudySettings:
     progress: bool = True
 
 
-def make_sampler(name: str, seed: int | None, space: SearchSpace,
-                 n_jobs: int = 1) -> optuna.samplers.BaseSampler:
+def make_sampler(
+    name: str, seed: int | None, space: SearchSpace, n_jobs: int = 1
+) -> optuna.samplers.BaseSampler:
     """The Optuna sampler called ``name``."""
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
-                                          constant_liar=n_jobs > 1)
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, group=True, constant_liar=n_jobs > 1
+        )
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     if name == "nsga2":
@@ -68,8 +70,9 @@ def make_sampler(name: str, seed: int | None, space: SearchSpace,
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        return optuna.samplers.GridSampler({"candidate": [c.key for c in candidates(space)]},
-                                           seed=seed)
+        return optuna.samplers.GridSampler(
+            {"candidate": [c.key for c in candidates(space)]}, seed=seed
+        )
     raise choice_error("sampler", name, SAMPLERS)
 
 
@@ -81,8 +84,11 @@ def suggest(trial: optuna.Trial, space: SearchSpace, grid: bool) -> Candidate:
     instance = str(trial.suggest_categorical("instance_type", space.instances))
     batch = int(trial.suggest_categorical("batch_size", space.batch_sizes))
     cores = pipeline_choices(space, instance)
-    p = int(trial.suggest_categorical(f"pipeline_cores@{instance}", cores)) if len(cores) > 1 \
+    p = (
+        int(trial.suggest_categorical(f"pipeline_cores@{instance}", cores))
+        if len(cores) > 1
         else cores[0]
+    )
     copies = copies_choices(space, instance, p)
     if len(copies) > 1:
         # One shared fraction for every instance and pipeline size: "fill the instance" is
@@ -105,43 +111,87 @@ def warm_start(space: SearchSpace, weights: int) -> list[dict[str, Any]]:
             continue
         for p in dict.fromkeys([1, heuristic]):
             if p in cores:
-                trials.append({"instance_type": instance, "batch_size": batch,
-                               f"pipeline_cores@{instance}": p, "copies_fraction": 1.0})
+                trials.append(
+                    {
+                        "instance_type": instance,
+                        "batch_size": batch,
+                        f"pipeline_cores@{instance}": p,
+                        "copies_fraction": 1.0,
+                    }
+                )
     return trials
 
 
-def to_record(report: BenchReport, study_name: str, goals: Goals,
-              numeric_error: float | None, trial_id: int = -1, number: int = -1) -> TrialRecord:
+def to_record(
+    report: BenchReport,
+    study_name: str,
+    goals: Goals,
+    numeric_error: float | None,
+    trial_id: int = -1,
+    number: int = -1,
+) -> TrialRecord:
     """The full stored result of one evaluated trial."""
     r, d, c = report.result, report.deployment, report.config
     lat = r.latency_s
     stages = tuple(
-        {**{k: v for k, v in dataclasses.asdict(s).items()
-            if k not in ("cached_weights", "streamed_weights")},
-         "service_s": t.service_s, "compute_s_sim": t.compute_s, "dram_s": t.dram_s,
-         "link_s": t.link_s, "busy_fraction": t.busy_fraction}
-        for s, t in zip(d.plan.stages, r.stages, strict=True))
+        {
+            **{
+                k: v
+                for k, v in dataclasses.asdict(s).items()
+                if k not in ("cached_weights", "streamed_weights")
+            },
+            "service_s": t.service_s,
+            "compute_s_sim": t.compute_s,
+            "dram_s": t.dram_s,
+            "link_s": t.link_s,
+            "busy_fraction": t.busy_fraction,
+        }
+        for s, t in zip(d.plan.stages, r.stages, strict=True)
+    )
     return TrialRecord(
-        study_name=study_name, optuna_trial_id=trial_id, trial_number=number,
-        model=c.model, task=c.task, seq_len=c.seq_len, instance_type=d.instance.name,
-        batch_size=d.plan.batch_size, pipeline_cores=d.plan.pipeline_cores,
-        group_sizes=d.group_sizes, concurrency=r.concurrency, price_set=c.price_set,
-        throughput=r.throughput, latency_p50_ms=lat.p50 * 1e3, latency_p95_ms=lat.p95 * 1e3,
-        latency_p99_ms=lat.p99 * 1e3, latency_mean_ms=lat.mean * 1e3,
-        cost_per_hour_usd=report.cost_per_hour_usd, cost_per_1m_usd=report.cost_per_1m_usd,
-        fleet_size=fleet_size(r.throughput, goals.target_qps), bottleneck=r.bottleneck,
-        bottleneck_detail=r.bottleneck_detail, core_utilization=r.core_utilization,
-        host_utilization=r.host_utilization, stages=stages, plan_key=d.plan.key,
-        compile_seconds=report.compile_seconds, numeric_error=numeric_error,
-        emulator_version=d.plan.emulator_version, seed=r.seed,
+        study_name=study_name,
+        optuna_trial_id=trial_id,
+        trial_number=number,
+        model=c.model,
+        task=c.task,
+        seq_len=c.seq_len,
+        instance_type=d.instance.name,
+        batch_size=d.plan.batch_size,
+        pipeline_cores=d.plan.pipeline_cores,
+        group_sizes=d.group_sizes,
+        concurrency=r.concurrency,
+        price_set=c.price_set,
+        throughput=r.throughput,
+        latency_p50_ms=lat.p50 * 1e3,
+        latency_p95_ms=lat.p95 * 1e3,
+        latency_p99_ms=lat.p99 * 1e3,
+        latency_mean_ms=lat.mean * 1e3,
+        cost_per_hour_usd=report.cost_per_hour_usd,
+        cost_per_1m_usd=report.cost_per_1m_usd,
+        fleet_size=fleet_size(r.throughput, goals.target_qps),
+        bottleneck=r.bottleneck,
+        bottleneck_detail=r.bottleneck_detail,
+        core_utilization=r.core_utilization,
+        host_utilization=r.host_utilization,
+        stages=stages,
+        plan_key=d.plan.key,
+        compile_seconds=report.compile_seconds,
+        numeric_error=numeric_error,
+        emulator_version=d.plan.emulator_version,
+        seed=r.seed,
     )
 
 
 class Objective:
     """Evaluates one trial: compile (cached), check the plan once, simulate, store, score."""
 
-    def __init__(self, settings: StudySettings, store: ResultStore, cache: CompileCache,
-                 done: dict[str, TrialRecord | str]):
+    def __init__(
+        self,
+        settings: StudySettings,
+        store: ResultStore,
+        cache: CompileCache,
+        done: dict[str, TrialRecord | str],
+    ):
         self.settings, self.store, self.cache = settings, store, cache
         self.verifier = Verifier(resolve_model(settings.space.model, settings.space.task))
         self.done = done  # candidate key -> its record, or the reason it cannot deploy
@@ -159,8 +209,9 @@ class Objective:
         if isinstance(previous, str):
             trial.set_user_attr("error", previous)
             raise DeploymentError(previous)
-        record = dataclasses.replace(previous, optuna_trial_id=trial._trial_id,
-                                     trial_number=trial.number)
+        record = dataclasses.replace(
+            previous, optuna_trial_id=trial._trial_id, trial_number=trial.number
+        )
         self.store.add(record)
         for name, value in violations(record, s.goals).items():
             trial.set_constraint(name, value)
@@ -171,11 +222,17 @@ class Objective:
     def _evaluate(self, c: Candidate) -> TrialRecord | str:
         space = self.settings.space
         config = BenchConfig(
-            instance_type=c.instance_type, batch_size=c.batch_size,
-            pipeline_cores=c.pipeline_cores, group_sizes=c.group_sizes, model=space.model,
-            task=space.task, seq_len=space.seq_len, requests=space.requests,
+            instance_type=c.instance_type,
+            batch_size=c.batch_size,
+            pipeline_cores=c.pipeline_cores,
+            group_sizes=c.group_sizes,
+            model=space.model,
+            task=space.task,
+            seq_len=space.seq_len,
+            requests=space.requests,
             concurrency=None if space.concurrency == "per-stage" else space.concurrency,
-            seed=self.settings.seed or 0, price_set=space.price_set,
+            seed=self.settings.seed or 0,
+            price_set=space.price_set,
         )
         try:
             report = run_bench(config, self.cache)
@@ -203,8 +260,10 @@ class StudyOutcome:
 
 
 def _identity(space: SearchSpace, goals: Goals) -> tuple[str, str]:
-    return (json.dumps(space.model_dump(mode="json"), sort_keys=True),
-            json.dumps(dataclasses.asdict(goals), sort_keys=True))
+    return (
+        json.dumps(space.model_dump(mode="json"), sort_keys=True),
+        json.dumps(dataclasses.asdict(goals), sort_keys=True),
+    )
 
 
 def rdb_storage(url: str) -> optuna.storages.RDBStorage:
@@ -215,8 +274,9 @@ def rdb_storage(url: str) -> optuna.storages.RDBStorage:
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     except Exception as e:  # SQLAlchemy and Optuna raise many types for a bad database
-        raise InputError(f"storage {url!r} cannot be opened as an Optuna database: "
-                         f"{str(e).splitlines()[0]}") from e
+        raise InputError(
+            f"storage {url!r} cannot be opened as an Optuna database: {str(e).splitlines()[0]}"
+        ) from e
 
 
 def load_goals(study: optuna.Study) -> tuple[SearchSpace, Goals]:
@@ -236,20 +296,25 @@ def open_study(settings: StudySettings) -> optuna.Study:
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
     exists = settings.study_name in names
     if settings.resume and not exists:
-        raise InputError(f"--resume: no study named {settings.study_name!r} in "
-                         f"{settings.storage}; studies there: {', '.join(sorted(names)) or 'none'}")
+        raise InputError(
+            f"--resume: no study named {settings.study_name!r} in "
+            f"{settings.storage}; studies there: {', '.join(sorted(names)) or 'none'}"
+        )
     sampler = make_sampler(settings.sampler, settings.seed, settings.space, settings.n_jobs)
     if exists:
-        study = optuna.load_study(study_name=settings.study_name, storage=storage,
-                                  sampler=sampler)
+        study = optuna.load_study(study_name=settings.study_name, storage=storage, sampler=sampler)
         if _identity(*load_goals(study)) != _identity(settings.space, settings.goals):
             raise InputError(
                 f"study {settings.study_name!r} already exists with a different objective, "
                 "constraints or search space; choose another --study-name"
             )
         return study
-    study = optuna.create_study(study_name=settings.study_name, storage=storage,
-                                sampler=sampler, directions=settings.goals.directions)
+    study = optuna.create_study(
+        study_name=settings.study_name,
+        storage=storage,
+        sampler=sampler,
+        directions=settings.goals.directions,
+    )
     space_json, goals_json = _identity(settings.space, settings.goals)
     study.set_user_attr(_ATTR_SPACE, space_json)
     study.set_user_attr(_ATTR_GOALS, goals_json)
@@ -283,8 +348,15 @@ def outcome(study: optuna.Study, store: ResultStore, goals: Goals, url: str) -> 
 
     finished = _finished(study)
     failed = sum(t.state == optuna.trial.TrialState.FAIL for t in finished)
-    return StudyOutcome(study.study_name, url, goals, len(finished), len(finished) - failed,
-                        failed, tuple(best(store.records(study.study_name), goals)))
+    return StudyOutcome(
+        study.study_name,
+        url,
+        goals,
+        len(finished),
+        len(finished) - failed,
+        failed,
+        tuple(best(store.records(study.study_name), goals)),
+    )
 
 
 def run_study(settings: StudySettings) -> StudyOutcome:
@@ -314,9 +386,14 @@ def run_study(settings: StudySettings) -> StudyOutcome:
             weights = _weights(source, settings.space, cache)
             for params in warm_start(settings.space, weights):
                 study.enqueue_trial(params, skip_if_exists=True)
-        study.optimize(Objective(settings, store, cache, done), n_trials=remaining,
-                       timeout=settings.timeout, n_jobs=settings.n_jobs,
-                       catch=(DeploymentError,), show_progress_bar=settings.progress)
+        study.optimize(
+            Objective(settings, store, cache, done),
+            n_trials=remaining,
+            timeout=settings.timeout,
+            n_jobs=settings.n_jobs,
+            catch=(DeploymentError,),
+            show_progress_bar=settings.progress,
+        )
     return outcome(study, store, settings.goals, settings.storage)
 
 
@@ -325,11 +402,29 @@ def _weights(source: Any, space: SearchSpace, cache: CompileCache) -> int:
     from autotune.emulator import compile_model
 
     accelerator = get_instance(space.instances[0]).accelerator
-    plan = compile_model(source, batch=min(space.batch_sizes), seq_len=space.seq_len,
-                         pipeline_cores=1, accelerator=accelerator, cache=cache).plan
+    plan = compile_model(
+        source,
+        batch=min(space.batch_sizes),
+        seq_len=space.seq_len,
+        pipeline_cores=1,
+        accelerator=accelerator,
+        cache=cache,
+    ).plan
     return plan.weight_parameters
 
 
-__all__ = ["SAMPLERS", "Objective", "StudyOutcome", "StudySettings", "load_goals",
-           "make_sampler", "open_study", "outcome", "rdb_storage", "run_study",
-           "suggest", "to_record", "warm_start"]
+__all__ = [
+    "SAMPLERS",
+    "Objective",
+    "StudyOutcome",
+    "StudySettings",
+    "load_goals",
+    "make_sampler",
+    "open_study",
+    "outcome",
+    "rdb_storage",
+    "run_study",
+    "suggest",
+    "to_record",
+    "warm_start",
+]

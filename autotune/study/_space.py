@@ -43,7 +43,7 @@ class SearchSpace(BaseModel):
     concurrency: Literal["per-stage"] | int = "per-stage"
     requests: int = Field(2000, ge=1)
     price_set: str = "on-demand"
-    constraints: Constraints = Constraints()
+    constraints: Constraints = Constraints(max_p95_ms=None, min_throughput=None)
 
     @field_validator("instances")
     @classmethod
@@ -133,7 +133,7 @@ def copies_choices(space: SearchSpace, instance_type: str, pipeline_cores: int) 
 
 def candidates(space: SearchSpace) -> list[Candidate]:
     """Every valid candidate of the space, in a stable order."""
-    out = []
+    out: list[Candidate] = []
     for inst in space.instances:
         for batch in space.batch_sizes:
             for p in pipeline_choices(space, inst):

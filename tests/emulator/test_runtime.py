@@ -62,22 +62,12 @@ def test_parse_group_sizes_accepts_or_raises_input_error(text):
     assert sizes and all(isinstance(s, int) and s >= 1 for s in sizes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="str.isdigit() accepts '²', then int('²') raises "
-    "ValueError instead of InputError (_runtime.parse_group_sizes)",
-)
 @pytest.mark.parametrize("text", ["²", "1,²"])
 def test_parse_group_sizes_rejects_unicode_digits_cleanly(text):
     with pytest.raises(InputError):
         parse_group_sizes(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NEURON_RT_NUM_CORES='²' passes isdigit() and crashes "
-    "int() with ValueError (_runtime.groups_from_env)",
-)
 def test_num_cores_rejects_unicode_digits_cleanly():
     with pytest.raises(InputError):
         groups_from_env({"NEURON_RT_NUM_CORES": "²"}, get_instance(XL), 1)

@@ -308,28 +308,12 @@ def test_default_requests_reproduce_steady_state(plan_of):
 # --- known defects ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "_simulator._window measures throughput between completions lo-1 and hi-1; with few "
-        "requests (here 4 requests, 4 clients) these completions are nearly simultaneous and the "
-        "throughput is 10x the hardware's FLOP peak"
-    ),
-)
 def test_few_requests_never_exceed_the_hardware(plan_of):
     plan, d, r = run_real(plan_of, REAL[0], XL, 4, 4, seed=0, requests=4)
     flops_per_sequence = sum(s.flops for s in plan.stages) / plan.batch_size
     assert r.throughput * flops_per_sequence <= 4 * d.instance.accelerator.tensor_flops_per_core
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "_simulator._shares charges a stage for DRAM contention from the other stages' average "
-        "streaming, even when one client means only one stage of the chip is ever busy: the "
-        "latency of bert-base pipeline-4 at concurrency 1 is ~37% above the contention-free sum"
-    ),
-)
 def test_a_single_client_does_not_contend_with_itself(plan_of):
     plan, d, r = run_real(plan_of, REAL[1], XL, 1, 1, seed=0)
     acc, n = d.instance.accelerator, CAL.neuron
