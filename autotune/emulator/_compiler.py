@@ -243,7 +243,6 @@ def compile_plan(
     accelerator: Accelerator,
     calibration: Calibration,
     emulator_version: str,
-    tables: dict[str, int] | None = None,
 ) -> Plan:
     """Partition ``program`` into ``pipeline_cores`` stages for ``accelerator``."""
     ops = op_costs(program)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import threading
 import warnings
 from dataclasses import dataclass
@@ -61,7 +62,13 @@ def make_sampler(
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if name == "tpe":
         return optuna.samplers.TPESampler(
-            seed=seed, multivariate=True, group=True, constant_liar=n_jobs > 1
+            seed=seed,
+            multivariate=True,
+            group=True,
+            consider_endpoints=True,
+            # The warm start already gives it a few spread-out trials to learn from.
+            n_startup_trials=5,
+            constant_liar=n_jobs > 1,
         )
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed)
@@ -76,34 +83,54 @@ def make_sampler(
     raise choice_error("sampler", name, SAMPLERS)
 
 
+def _index(trial: optuna.Trial, name: str, size: int, log: bool = False) -> int:
+    """An index into ``size`` ordered choices from one shared float in [0, 1].
+
+    Shared across instances, the float keeps its meaning ("smallest", "largest", "a quarter of
+    the way") whatever the instance offers, so what the sampler learns on one instance carries
+    over to the others. ``log`` spreads the choices geometrically (1, 2, 4, ... cores).
+    """
+    u = trial.suggest_float(name, 0.0, 1.0)
+    position = math.exp(u * math.log(size + 1)) - 1 if log else u * size
+    return min(size - 1, int(position))
+
+
+def share_of(index: int, size: int, log: bool = False) -> float:
+    """The float ``_index`` maps to ``index`` (for enqueued trials)."""
+    if size <= 1:
+        return 0.0
+    if log:
+        return math.log(index + 1.5) / math.log(size + 1)
+    return (index + 0.5) / size
+
+
 def suggest(trial: optuna.Trial, space: SearchSpace, grid: bool) -> Candidate:
     """The deployment this trial tries; only valid choices are ever offered."""
     if grid:
         by_key = {c.key: c for c in candidates(space)}
         return by_key[str(trial.suggest_categorical("candidate", list(by_key)))]
     instance = str(trial.suggest_categorical("instance_type", space.instances))
-    batch = int(trial.suggest_categorical("batch_size", space.batch_sizes))
+    batches = space.batch_sizes
+    batch = (
+        batches[_index(trial, "batch_size_share", len(batches))] if len(batches) > 1 else batches[0]
+    )
     cores = pipeline_choices(space, instance)
     p = (
-        int(trial.suggest_categorical(f"pipeline_cores@{instance}", cores))
+        cores[_index(trial, "pipeline_cores_share", len(cores), log=True)]
         if len(cores) > 1
         else cores[0]
     )
     copies = copies_choices(space, instance, p)
-    if len(copies) > 1:
-        # One shared fraction for every instance and pipeline size: "fill the instance" is
-        # learnt once instead of separately for each (instance, pipeline) pair.
-        share = trial.suggest_float("copies_fraction", 0.0, 1.0)
-        c = copies[min(len(copies) - 1, int(share * len(copies)))]
-    else:
-        c = copies[0]
+    c = copies[_index(trial, "copies_share", len(copies))] if len(copies) > 1 else copies[0]
     return Candidate(instance, batch, p, c)
 
 
 def warm_start(space: SearchSpace, weights: int) -> list[dict[str, Any]]:
-    """AWS's pipeline heuristic (4 * round(weights / 2e7)) and data parallel, per inf1 size."""
-    heuristic = 4 * round(weights / 2e7)
-    batch = min(space.batch_sizes)
+    """AWS's pipeline heuristic (4 * round(weights / 2e7)) and data parallel, per inf1 size.
+
+    Both at the smallest batch and with as many copies as fit, as the AWS blog ran them.
+    """
+    heuristic = 4 * round(weights / 2e7)  # weights: parameters multiplied, tables aside
     trials = []
     for instance in space.instances:
         cores = pipeline_choices(space, instance)
@@ -114,12 +141,29 @@ def warm_start(space: SearchSpace, weights: int) -> list[dict[str, Any]]:
                 trials.append(
                     {
                         "instance_type": instance,
-                        "batch_size": batch,
-                        f"pipeline_cores@{instance}": p,
-                        "copies_fraction": 1.0,
+                        "batch_size_share": 0.0,
+                        "pipeline_cores_share": share_of(cores.index(p), len(cores), log=True),
+                        "copies_share": 1.0,
                     }
                 )
     return trials
+
+
+def bench_config(c: Candidate, space: SearchSpace, seed: int = 0) -> BenchConfig:
+    """The benchmark a trial of ``space`` runs for candidate ``c``."""
+    return BenchConfig(
+        instance_type=c.instance_type,
+        batch_size=c.batch_size,
+        pipeline_cores=c.pipeline_cores,
+        group_sizes=c.group_sizes,
+        model=space.model,
+        task=space.task,
+        seq_len=space.seq_len,
+        requests=space.requests,
+        concurrency=None if space.concurrency == "per-stage" else space.concurrency,
+        seed=seed,
+        price_set=space.price_set,
+    )
 
 
 def to_record(
@@ -220,20 +264,7 @@ class Objective:
         return values(record, s.goals)
 
     def _evaluate(self, c: Candidate) -> TrialRecord | str:
-        space = self.settings.space
-        config = BenchConfig(
-            instance_type=c.instance_type,
-            batch_size=c.batch_size,
-            pipeline_cores=c.pipeline_cores,
-            group_sizes=c.group_sizes,
-            model=space.model,
-            task=space.task,
-            seq_len=space.seq_len,
-            requests=space.requests,
-            concurrency=None if space.concurrency == "per-stage" else space.concurrency,
-            seed=self.settings.seed or 0,
-            price_set=space.price_set,
-        )
+        config = bench_config(c, self.settings.space, self.settings.seed or 0)
         try:
             report = run_bench(config, self.cache)
         except DeploymentError as e:
@@ -374,7 +405,9 @@ def run_study(settings: StudySettings) -> StudyOutcome:
 
     check_shape(source, min(settings.space.batch_sizes), settings.space.seq_len)
     store = ResultStore(settings.storage)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Failed deployments are recorded with their reason; Optuna's own warning would add a
+    # traceback for each.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = open_study(settings)
     cache = CompileCache()
     done = _known(study, store)
@@ -410,7 +443,7 @@ def _weights(source: Any, space: SearchSpace, cache: CompileCache) -> int:
         accelerator=accelerator,
         cache=cache,
     ).plan
-    return plan.weight_parameters
+    return sum(stage.weight_bytes for stage in plan.stages) // accelerator.compute_dtype_bytes
 
 
 __all__ = [
