@@ -27,7 +27,7 @@ def _root(
 def _given_value(param: object, argv: list[str]) -> str:
     """`` (got 'abc')`` for the option value a usage error is about, when it can be found."""
     for opt in getattr(param, "opts", ()):
-        for i, arg in enumerate(argv):
+        for i, arg in reversed(list(enumerate(argv))):  # click keeps the last occurrence
             if arg == opt and i + 1 < len(argv):
                 return f" (got {argv[i + 1]!r})"
             if arg.startswith(opt + "="):

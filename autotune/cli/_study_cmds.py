@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from autotune._format import table
+from autotune.catalog import get_instance
 from autotune.cli._app import AsJson, app, emit
 from autotune.errors import InputError
 
@@ -99,7 +100,7 @@ def _table(records: list[Any]) -> str:
 
 
 def _how(r: Any) -> str:
-    if r.instance_type.startswith("g4dn"):
+    if get_instance(r.instance_type).is_gpu:
         return f"  trial {r.trial_number}: GPU, batch {r.batch_size}, {r.concurrency} clients"
     groups = ",".join(map(str, r.group_sizes))
     return (
@@ -220,11 +221,12 @@ def _report(result: Any, as_json: bool) -> None:
             for r in result.best:
                 typer.echo(_how(r))
     if not result.best:
-        typer.echo(
-            "no feasible config: no completed trial meets the constraints "
-            "(trials are kept; relax --max-p95-ms / --min-throughput)",
-            err=True,
+        why = (
+            "no trial could be deployed"
+            if not result.n_complete
+            else "no completed trial meets the constraints (relax --max-p95-ms / --min-throughput)"
         )
+        typer.echo(f"no feasible config: {why}; the trials are kept", err=True)
         raise typer.Exit(1)
 
 
@@ -236,7 +238,19 @@ def studies(storage: Storage = None, as_json: AsJson = False) -> None:
     url = _url(storage)
     rows: list[dict[str, Any]] = []
     for name in study_names(url):
-        opened = open_existing(url, name)
+        try:
+            opened = open_existing(url, name)
+        except InputError:  # a study of another Optuna tool sharing the database
+            rows.append(
+                {
+                    "study_name": name,
+                    "objective": "(not an autotune study)",
+                    "n_trials": None,
+                    "n_failed": None,
+                    "best": None,
+                }
+            )
+            continue
         result = opened.outcome()
         top = result.best[0] if result.best else None
         rows.append(
@@ -303,6 +317,8 @@ def trials(
     from autotune.errors import choice_error
     from autotune.study._queries import open_existing
 
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit {limit} must be at least 1")
     if sort not in _SORTS:
         raise choice_error("sort key", sort, list(_SORTS))
     opened = open_existing(_url(storage), study_name)
@@ -370,6 +386,8 @@ def export(
     from autotune.study._queries import open_existing
     from autotune.study._queries import pick as pick_record
 
+    if trial is not None and pick is not None:
+        raise InputError("give either --trial or --pick, not both")
     if fmt not in FORMATS:
         from autotune.errors import choice_error
 
@@ -385,14 +403,16 @@ def export(
 
 def _write_file(path: Path, text: str, executable: bool) -> None:
     """Write atomically, so a failed export never leaves half a file."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise InputError(f"export path {str(path)!r} is a directory; give a file name")
+    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".autotune-export-")
+        if path.is_dir():
+            raise InputError(f"export path {str(path)!r} is a directory; give a file name")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".autotune-export-")
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.chmod(tmp, 0o755 if executable else 0o644)
         os.replace(tmp, path)
     except OSError as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise InputError(f"export path {str(path)!r} is not writable: {e.strerror}") from e

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from autotune import __version__
+from autotune.catalog import get_instance
 from autotune.errors import choice_error
 from autotune.models import resolve_model
 from storage import TrialRecord
@@ -46,7 +47,7 @@ def visible_cores(group_sizes: tuple[int, ...]) -> tuple[str, ...]:
 
 
 def spec_from_record(record: TrialRecord, study_name: str) -> DeploymentSpec:
-    gpu = record.instance_type.startswith("g4dn")
+    gpu = get_instance(record.instance_type).is_gpu
     return DeploymentSpec(
         instance_type=record.instance_type,
         instance_count=record.fleet_size or 1,

@@ -26,7 +26,12 @@ class Constraints(BaseModel):
     @field_validator("max_p95_ms", "min_throughput", mode="before")
     @classmethod
     def _number(cls, v: Any) -> Any:
-        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        if isinstance(v, int) and not isinstance(v, bool):
+            try:
+                return float(v)
+            except OverflowError as e:
+                raise ValueError("must be a number below 1e308") from e
+        return v
 
 
 class SearchSpace(BaseModel):

@@ -1,0 +1,472 @@
+"""The study commands end to end, in-process: ``study --json`` for every objective, ``studies``,
+``trials``, ``best``, ``export`` in every format (the exported script really runs), and one
+``error:`` line with exit code 2, and no study written, for every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from autotune.emulator import emulator_version
+from storage import ResultStore, TrialRecord
+from tests.study.helpers import (
+    MINILM,
+    SMALL,
+    CliRunner,
+    Run,
+    assert_one_error_line,
+    run_cli,
+    sqlite_url,
+    study_names,
+)
+
+ROW_KEYS = {
+    "trial_number",
+    "instance_type",
+    "batch_size",
+    "pipeline_cores",
+    "group_sizes",
+    "throughput",
+    "latency_ms",
+    "cost_per_1m_usd",
+    "cost_per_hour_usd",
+}
+
+
+def check_row(row: dict) -> None:
+    assert row.keys() >= ROW_KEYS
+    assert set(row["latency_ms"]) == {"p50", "p95", "p99"}
+    lat = row["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
+    assert row["throughput"] > 0 and row["cost_per_hour_usd"] > 0
+    assert row["cost_per_1m_usd"] == pytest.approx(
+        row["cost_per_hour_usd"] / (row["throughput"] * 3600) * 1e6, rel=1e-3
+    )
+    assert sum(row["group_sizes"]) <= 4 and set(row["group_sizes"]) == {row["pipeline_cores"]}
+
+
+# --- study --json for each objective -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("objective", ["min-latency", "max-throughput", "min-cost", "pareto"])
+def test_study_json_for_each_objective(autotune_cli, tmp_path, objective):
+    url = sqlite_url(tmp_path)
+    run = autotune_cli(
+        "study", *SMALL, "--objective", objective, "--trials", "4", "--storage", url, "--json"
+    )
+    assert run.code == 0, run.err
+    out = run.json()
+    assert out["objective"] == objective and out["n_trials"] == 4
+    assert out["study_name"] == study_names(url)[0]
+    assert isinstance(out["best"], list) and out["best"]
+    for row in out["best"]:
+        check_row(row)
+    if objective != "pareto":
+        assert len(out["best"]) == 1
+        return
+    records = ResultStore(url).records(out["study_name"])
+    points = {(r.latency_p95_ms, r.cost_per_1m_usd) for r in records}
+    front = {
+        (r.latency_p95_ms, r.cost_per_1m_usd)
+        for r in records
+        if r.trial_number in {row["trial_number"] for row in out["best"]}
+    }
+    non_dominated = {
+        a for a in points if not any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in points)
+    }
+    assert front == non_dominated
+
+
+def test_study_text_output(autotune_cli, tmp_path):
+    run = autotune_cli("study", *SMALL, "--trials", "2", "--storage", sqlite_url(tmp_path))
+    assert run.code == 0, run.err
+    assert "recommendation:" in run.out and "--neuroncore-pipeline-cores" in run.out
+    assert "NEURONCORE_GROUP_SIZES=" in run.out
+
+
+def test_default_storage_is_autotune_db_in_the_working_directory(autotune_cli, tmp_path):
+    run = autotune_cli("study", *SMALL, "--trials", "1", "--json")
+    assert run.code == 0, run.err
+    assert (tmp_path / "autotune.db").is_file()
+    assert run.json()["storage"] == f"sqlite:///{tmp_path / 'autotune.db'}"
+
+
+# --- a shared study for the read-side commands ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
+    """A storage with study 'lat' (8 TPE trials) and study 'none' (its one trial fails)."""
+    root = tmp_path_factory.mktemp("shared")
+    url = sqlite_url(root)
+    lat = run_cli(root, "study", *SMALL, "--trials", "8", "--study-name", "lat", "--storage", url)
+    assert lat.code == 0, lat.err
+    # all-MiniLM at 512 x 1024 on a 4-core pipeline needs 24 GiB of an 8 GiB chip: the only
+    # candidate cannot deploy (the functional check is never reached, so this is quick).
+    none = run_cli(
+        root,
+        "study",
+        "--model",
+        MINILM,
+        "--seq-len",
+        "512",
+        "--batch-sizes",
+        "1024",
+        "--pipeline-cores",
+        "4",
+        "--instances",
+        "inf1.xlarge",
+        "--sampler",
+        "grid",
+        "--trials",
+        "1",
+        "--study-name",
+        "none",
+        "--storage",
+        url,
+    )
+    assert none.code == 1 and "no feasible config" in none.err, none.err
+    return root
+
+
+@pytest.fixture(scope="module")
+def lat_records(shared: Path) -> list[TrialRecord]:
+    return ResultStore(sqlite_url(shared)).records("lat")
+
+
+def in_shared(shared: Path, *args: str) -> Run:
+    return run_cli(shared, *args, "--storage", sqlite_url(shared))
+
+
+def test_studies_lists_both(shared):
+    run = in_shared(shared, "studies", "--json")
+    assert run.code == 0, run.err
+    rows = {row["study_name"]: row for row in run.json()["studies"]}
+    assert set(rows) == {"lat", "none"}
+    assert (rows["lat"]["objective"], rows["lat"]["n_trials"], rows["lat"]["n_failed"]) == (
+        "min-latency",
+        8,
+        0,
+    )
+    check_row(rows["lat"]["best"])
+    assert (rows["none"]["n_trials"], rows["none"]["n_failed"], rows["none"]["best"]) == (
+        1,
+        1,
+        None,
+    )
+    text = in_shared(shared, "studies")
+    assert text.code == 0 and "lat" in text.out and "none" in text.out
+
+
+def test_studies_of_an_empty_storage(autotune_cli, tmp_path):
+    run = autotune_cli("studies", "--storage", sqlite_url(tmp_path))
+    assert run.code == 0 and run.out.startswith("no studies in")
+
+
+def test_studies_skips_studies_autotune_did_not_create(autotune_cli, tmp_path):
+    url = sqlite_url(tmp_path)
+    assert autotune_cli("study", *SMALL, "--trials", "1", "--storage", url).code == 0
+    optuna.create_study(study_name="someone-elses", storage=url)
+    run = autotune_cli("studies", "--storage", url, "--json")
+    assert run.code == 0, run.err
+    assert len(run.json()["studies"]) >= 1
+
+
+def test_trials_sorted_by_p95(shared, lat_records):
+    run = in_shared(shared, "trials", "--study-name", "lat", "--sort", "p95", "--json")
+    assert run.code == 0, run.err
+    out = run.json()
+    p95 = [row["latency_ms"]["p95"] for row in out["trials"]]
+    assert len(p95) == 8 and p95 == sorted(p95)
+    assert sorted(row["trial_number"] for row in out["trials"]) == list(range(8))
+    assert out["failed"] == []
+    for row in out["trials"]:
+        check_row(row)
+        assert row["numeric_error"] is not None
+    limited = in_shared(shared, "trials", "--study-name", "lat", "--sort", "cost", "--limit", "2")
+    assert limited.code == 0 and "inf1.xlarge" in limited.out
+
+
+def test_negative_limit_is_refused(shared):
+    run = in_shared(shared, "trials", "--study-name", "lat", "--limit", "-3")
+    assert_one_error_line(run, "--limit", "-3")
+
+
+def test_trials_lists_what_could_not_deploy(shared):
+    run = in_shared(shared, "trials", "--study-name", "none", "--json")
+    assert run.code == 0, run.err
+    out = run.json()
+    assert out["trials"] == []
+    (failed,) = out["failed"]
+    assert failed["trial_number"] == 0 and "device memory" in failed["reason"]
+
+
+def test_best_by_another_objective(shared, lat_records):
+    run = in_shared(shared, "best", "--study-name", "lat", "--objective", "min-cost", "--json")
+    assert run.code == 0, run.err
+    out = run.json()
+    assert out["objective"] == "min-cost"
+    (row,) = out["best"]
+    cheapest = min(lat_records, key=lambda r: (r.cost_per_1m_usd, r.trial_number))
+    assert row["trial_number"] == cheapest.trial_number
+    own = in_shared(shared, "best", "--study-name", "lat", "--json")
+    fastest = min(lat_records, key=lambda r: (r.latency_p95_ms, r.trial_number))
+    assert [r["trial_number"] for r in own.json()["best"]] == [fastest.trial_number]
+
+
+def test_best_of_a_study_without_results_exits_1(shared):
+    run = in_shared(shared, "best", "--study-name", "none")
+    assert run.code == 1 and "no feasible config" in run.err
+
+
+@pytest.mark.parametrize(
+    "args,names",
+    [
+        (["trials", "--study-name", "nope"], ["'nope'", "lat", "none"]),
+        (["trials", "--study-name", "lat", "--sort", "speed"], ["'speed'"]),
+        (["best", "--study-name", "lat", "--objective", "fastest"], ["'fastest'"]),
+        (["export", "--study-name", "nope"], ["'nope'"]),
+        (["export", "--study-name", "lat", "--format", "toml"], ["'toml'", "yaml"]),
+        (["export", "--study-name", "lat", "--pick", "pareto"], ["'pareto'"]),
+        (["export", "--study-name", "lat", "--trial", "99"], ["trial 99"]),
+        (["export", "--study-name", "none"], ["'none'", "no completed trial"]),
+    ],
+    ids=[
+        "unknown study",
+        "unknown sort",
+        "unknown objective",
+        "export unknown study",
+        "unknown format",
+        "unknown pick",
+        "unknown trial",
+        "no completed trial",
+    ],
+)
+def test_read_side_mistakes(shared, args, names):
+    run = in_shared(shared, *args)
+    assert_one_error_line(run, *names)
+    assert run.out == ""
+
+
+# --- export --------------------------------------------------------------------------------------
+
+
+def export(shared: Path, *args: str) -> Run:
+    run = in_shared(shared, "export", "--study-name", "lat", *args)
+    assert run.code == 0, run.err
+    return run
+
+
+def visible(groups: tuple[int, ...]) -> list[str]:
+    out, start = [], 0
+    for g in groups:
+        out.append(f"{start}-{start + g - 1}" if g > 1 else str(start))
+        start += g
+    return out
+
+
+def check_spec(spec: dict, r: TrialRecord) -> None:
+    assert spec["instance_type"] == r.instance_type and spec["instance_count"] == 1
+    assert (spec["model"], spec["seq_len"], spec["batch_size"]) == (MINILM, 32, r.batch_size)
+    assert spec["compiler_args"] == ["--neuroncore-pipeline-cores", str(r.pipeline_cores)]
+    assert spec["neuroncore_group_sizes"] == ",".join(map(str, r.group_sizes))
+    assert spec["neuron_rt_visible_cores"] == visible(r.group_sizes)
+    assert len(spec["neuron_rt_visible_cores"]) == len(r.group_sizes)
+    assert spec["concurrency"] == r.concurrency
+    expected = spec["expected"]
+    assert expected["throughput_seq_per_s"] == round(r.throughput, 3)
+    assert expected["latency_ms"] == {
+        "p50": round(r.latency_p50_ms, 4),
+        "p95": round(r.latency_p95_ms, 4),
+        "p99": round(r.latency_p99_ms, 4),
+    }
+    assert expected["cost_per_1m_usd"] == round(r.cost_per_1m_usd, 6)
+    provenance = {
+        "study": "lat",
+        "trial": r.trial_number,
+        "emulator_version": emulator_version(),
+        "price_set": "on-demand",
+    }
+    assert {k: spec["provenance"][k] for k in provenance} == provenance
+
+
+def fastest(records: list[TrialRecord]) -> TrialRecord:
+    return min(records, key=lambda r: (r.latency_p95_ms, r.trial_number))
+
+
+@pytest.mark.parametrize("fmt,load", [("yaml", yaml.safe_load), ("json", json.loads)])
+def test_export_yaml_and_json(shared, lat_records, fmt, load):
+    spec = load(export(shared, "--format", fmt).out)
+    check_spec(spec, fastest(lat_records))
+
+
+def test_export_format_defaults_to_yaml(shared):
+    assert export(shared).out == export(shared, "--format", "yaml").out
+
+
+def test_export_trial_and_pick(shared, lat_records):
+    for r in lat_records[:3]:
+        check_spec(
+            json.loads(export(shared, "--format", "json", "--trial", str(r.trial_number)).out), r
+        )
+    cheapest = min(lat_records, key=lambda r: (r.cost_per_1m_usd, r.trial_number))
+    picked = json.loads(export(shared, "--format", "json", "--pick", "min-cost").out)
+    check_spec(picked, cheapest)
+
+
+def test_export_to_files_matches_stdout(shared, tmp_path):
+    for fmt in ("yaml", "json", "env", "script"):
+        target = tmp_path / f"deploy.{fmt}"
+        run = export(shared, "--format", fmt, "-o", str(target))
+        assert run.out == "" and f"wrote {target}" in run.err
+        assert target.read_text() == export(shared, "--format", fmt).out
+        assert bool(target.stat().st_mode & 0o111) == (fmt == "script")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "deploy.env",
+        "deploy.json",
+        "deploy.script",
+        "deploy.yaml",
+    ]
+
+
+def test_export_env_is_sourceable(shared, lat_records, tmp_path):
+    text = export(shared, "--format", "env").out
+    r = fastest(lat_records)
+    exported = dict(
+        shlex.split(line.removeprefix("export "))[0].split("=", 1)
+        for line in text.splitlines()
+        if line.startswith("export ")
+    )
+    assert exported["AUTOTUNE_INSTANCE_TYPE"] == r.instance_type
+    assert exported["AUTOTUNE_COMPILER_ARGS"] == f"--neuroncore-pipeline-cores {r.pipeline_cores}"
+    assert exported["NEURONCORE_GROUP_SIZES"] == ",".join(map(str, r.group_sizes))
+    assert exported["AUTOTUNE_NEURON_RT_VISIBLE_CORES"] == " ".join(visible(r.group_sizes))
+    path = tmp_path / "deploy.env"
+    path.write_text(text)
+    shell = subprocess.run(
+        ["bash", "-c", f'. {shlex.quote(str(path))} && echo "$NEURONCORE_GROUP_SIZES"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shell.stdout.strip() == exported["NEURONCORE_GROUP_SIZES"]
+
+
+def test_exported_script_runs(shared, lat_records, tmp_path, cache_dir):
+    path = tmp_path / "deploy.py"
+    export(shared, "--format", "script", "-o", str(path))
+    compile(path.read_text(), str(path), "exec")
+    proc = subprocess.run(
+        [sys.executable, str(path), "--requests", "200", "--json"],
+        cwd=tmp_path,
+        env={**os.environ, "AUTOTUNE_CACHE_DIR": str(cache_dir)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    r = fastest(lat_records)
+    assert report["backend"] == "autotune-emulator"
+    assert report["throughput"] > 0
+    assert report["throughput"] == pytest.approx(r.throughput, rel=0.1)
+    assert report["stages"] == r.pipeline_cores
+    assert report["output_shape"] == [r.batch_size, 32]
+    assert report["expected"]["throughput_seq_per_s"] == round(r.throughput, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deploy.py"]
+
+
+def test_export_of_a_gpu_trial_has_no_neuron_settings(autotune_cli, tmp_path):
+    url = sqlite_url(tmp_path)
+    gpu = ["--instances", "g4dn.xlarge", "--batch-sizes", "2", "--study-name", "gpu"]
+    run = autotune_cli("study", *SMALL, *gpu, "--trials", "1", "--storage", url, "--json")
+    assert run.code == 0, run.err
+    assert run.json()["best"][0]["group_sizes"] == [1]
+    spec = json.loads(
+        autotune_cli("export", "--study-name", "gpu", "--storage", url, "--format", "json").out
+    )
+    assert (spec["instance_type"], spec["batch_size"], spec["pipeline_cores"]) == (
+        "g4dn.xlarge",
+        2,
+        1,
+    )
+    assert spec["compiler_args"] == [] and spec["neuron_rt_visible_cores"] == []
+    assert spec["neuroncore_group_sizes"] == ""
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["missing-dir/deploy.yaml", ".", "a-file/deploy.yaml"],
+    ids=["inside a missing directory", "a directory", "inside a file"],
+)
+def test_export_to_an_unwritable_path(shared, tmp_path, where):
+    (tmp_path / "a-file").write_text("keep")
+    target = tmp_path / where
+    run = in_shared(shared, "export", "--study-name", "lat", "-o", str(target))
+    assert_one_error_line(run, "export path")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+    assert (tmp_path / "a-file").read_text() == "keep"
+
+
+def test_export_to_a_too_long_file_name(shared, tmp_path):
+    target = tmp_path / ("x" * 300 + ".yaml")
+    run = in_shared(shared, "export", "--study-name", "lat", "-o", str(target))
+    assert_one_error_line(run, "export path")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- bad input to `study`: exit 2, one error line, nothing written --------------------------------
+
+
+def write_spaces(directory: Path) -> None:
+    (directory / "bad.yaml").write_text("instances: [inf1.xlarge\nbatch_sizes: [1]\n")
+    (directory / "typo.yaml").write_text("instances: [inf1.xlarge]\nbatch_sizes: [1]\nseqlen: 8\n")
+
+
+BAD = {
+    "unknown objective": (["--objective", "fastest"], ["'fastest'", "min-latency"]),
+    "unknown sampler": (["--sampler", "cmaes"], ["'cmaes'", "tpe"]),
+    "zero trials": (["--trials", "0"], ["trials 0"]),
+    "trials not a number": (["--trials", "many"], ["'many'"]),
+    "batch size 0": (["--batch-sizes", "0"], ["batch_sizes"]),
+    "batch size not a number": (["--batch-sizes", "a"], ["--batch-sizes", "'a'"]),
+    "batch sizes with a gap": (["--batch-sizes", "1,,2"], ["--batch-sizes"]),
+    "pipeline cores above the instance": (["--pipeline-cores", "99"], ["pipeline_cores", "99"]),
+    "unknown instance": (["--instances", "inf9.huge"], ["'inf9.huge'"]),
+    "unknown price set": (["--price-set", "spot"], ["'spot'"]),
+    "zero seq len": (["--seq-len", "0"], ["seq_len"]),
+    "seq len above the model's": (["--seq-len", "4096"], ["4096"]),
+    "negative p95 limit": (["--max-p95-ms", "-1"], ["max_p95_ms"]),
+    "zero target load": (["--target-qps", "0"], ["--target-qps"]),
+    "zero jobs": (["--n-jobs", "0"], ["n-jobs 0"]),
+    "missing model directory": (["--model", "no-such-dir/"], ["no-such-dir"]),
+    "missing space file": (["--space", "missing.yaml"], ["missing.yaml"]),
+    "malformed space file": (["--space", "bad.yaml"], ["bad.yaml", "not valid YAML"]),
+    "unknown key in space file": (["--space", "typo.yaml"], ["'seqlen'", "seq_len"]),
+}
+
+
+@pytest.mark.parametrize("args,names", list(BAD.values()), ids=list(BAD))
+def test_bad_study_input(autotune_cli: CliRunner, tmp_path, args, names):
+    write_spaces(tmp_path)
+    url = sqlite_url(tmp_path)
+    trials = [] if "--trials" in args else ["--trials", "2"]
+    run = autotune_cli("study", *SMALL, *trials, *args, "--storage", url)  # args override SMALL
+    assert_one_error_line(run, *names)
+    assert run.out == ""
+    assert not (tmp_path / "autotune.db").exists()
+    assert not (tmp_path / "s.db").exists() or study_names(url) == []
+
+
+def test_usage_error_quotes_the_value_click_parsed(autotune_cli):
+    run = autotune_cli("study", "--trials", "3", "--trials", "abc")
+    assert_one_error_line(run, "--trials", "'abc'")

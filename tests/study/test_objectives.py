@@ -1,0 +1,254 @@
+"""Objectives as pure functions on hand-made records: Pareto fronts, the pick of the best,
+feasibility, one record per deployment, fleet sizing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autotune.study import OBJECTIVES, Goals, best, feasible, pareto_front
+from autotune.study._objectives import fleet_size, metric, unique, values, violations
+from storage import TrialRecord
+
+
+def record(
+    number: int,
+    p95: float = 1.0,
+    cost: float = 1.0,
+    throughput: float = 1000.0,
+    *,
+    instance: str = "inf1.xlarge",
+    batch: int = 1,
+    pipeline: int = 1,
+    groups: tuple[int, ...] | None = None,
+    per_hour: float = 0.228,
+    fleet: int | None = None,
+) -> TrialRecord:
+    """A record of trial ``number``; each number is its own deployment unless told otherwise."""
+    return TrialRecord(
+        study_name="s",
+        optuna_trial_id=100 + number,
+        trial_number=number,
+        model="bert-base-uncased",
+        task="question-answering",
+        seq_len=128,
+        instance_type=instance,
+        batch_size=batch,
+        pipeline_cores=pipeline,
+        group_sizes=groups if groups is not None else (number + 1,),
+        concurrency=1,
+        price_set="on-demand",
+        throughput=throughput,
+        latency_p50_ms=p95 * 0.9,
+        latency_p95_ms=p95,
+        latency_p99_ms=p95 * 1.1,
+        latency_mean_ms=p95 * 0.95,
+        cost_per_hour_usd=per_hour,
+        cost_per_1m_usd=cost,
+        fleet_size=fleet,
+        bottleneck="compute",
+        bottleneck_detail="",
+        core_utilization=(0.5,),
+        host_utilization=0.1,
+        stages=(),
+        plan_key=f"plan{number}",
+        compile_seconds=0.0,
+        numeric_error=1e-3,
+        emulator_version="test",
+        seed=0,
+    )
+
+
+def numbers(records: list[TrialRecord]) -> list[int]:
+    return [r.trial_number for r in records]
+
+
+def dominated(r: TrialRecord, others: list[TrialRecord]) -> bool:
+    """Brute force: some other record is no worse on both and better on one."""
+    a = (r.latency_p95_ms, r.cost_per_1m_usd)
+    for o in others:
+        b = (o.latency_p95_ms, o.cost_per_1m_usd)
+        if b[0] <= a[0] and b[1] <= a[1] and b != a:
+            return True
+    return False
+
+
+PARETO = Goals("pareto")
+
+# --- Pareto front --------------------------------------------------------------------------------
+
+
+def test_pareto_front_by_hand():
+    recs = [
+        record(0, p95=1.0, cost=9.0),
+        record(1, p95=2.0, cost=5.0),
+        record(2, p95=3.0, cost=5.0),  # dominated by 1 (same cost, slower)
+        record(3, p95=2.5, cost=6.0),  # dominated by 1
+        record(4, p95=4.0, cost=1.0),
+        record(5, p95=1.0, cost=9.5),  # dominated by 0 (same latency, dearer)
+    ]
+    assert numbers(pareto_front(recs, PARETO)) == [0, 1, 4]
+
+
+def test_pareto_front_keeps_ties_and_sorts_by_latency():
+    recs = [record(3, p95=2.0, cost=1.0), record(1, p95=1.0, cost=2.0), record(0, 2.0, 1.0)]
+    front = pareto_front(recs, PARETO)
+    assert numbers(front) == [1, 0, 3]
+    assert pareto_front([], PARETO) == []
+
+
+points = st.lists(
+    st.tuples(st.integers(1, 6), st.integers(1, 6))
+    | st.tuples(st.floats(0.01, 100.0), st.floats(0.01, 100.0)),
+    max_size=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(points)
+def test_pareto_front_is_exactly_the_non_dominated_set(pts):
+    recs = [record(i, p95=float(p), cost=float(c)) for i, (p, c) in enumerate(pts)]
+    front = pareto_front(recs, PARETO)
+    assert sorted(numbers(front)) == [r.trial_number for r in recs if not dominated(r, recs)]
+    latencies = [r.latency_p95_ms for r in front]
+    assert latencies == sorted(latencies)
+
+
+def test_pareto_front_uses_fleet_cost_with_a_target():
+    goals = Goals("pareto", target_qps=1000)
+    # By $ per 1M, 0 dominates 1; by fleet $/h (2 x 1.0 against 1 x 1.5) neither dominates.
+    recs = [
+        record(0, p95=1.0, cost=1.0, per_hour=1.0, fleet=2),
+        record(1, p95=2.0, cost=2.0, per_hour=1.5, fleet=1),
+    ]
+    assert numbers(pareto_front(recs, PARETO)) == [0]
+    assert numbers(pareto_front(recs, goals)) == [0, 1]
+
+
+# --- the best of each objective ------------------------------------------------------------------
+
+RECS = [
+    record(0, p95=3.0, cost=0.5, throughput=900.0),
+    record(1, p95=1.0, cost=2.0, throughput=400.0),
+    record(2, p95=2.0, cost=0.3, throughput=1500.0),
+    record(3, p95=5.0, cost=0.2, throughput=2500.0),
+]
+
+
+@pytest.mark.parametrize(
+    "objective,expected",
+    [("min-latency", [1]), ("max-throughput", [3]), ("min-cost", [3]), ("pareto", [1, 2, 3])],
+)
+def test_best_of_each_objective(objective, expected):
+    assert numbers(best(RECS, Goals(objective))) == expected
+
+
+def test_best_for_another_objective_than_the_studys():
+    goals = Goals("min-latency")
+    assert numbers(best(RECS, goals, "max-throughput")) == [3]
+    assert numbers(best(RECS, goals, "pareto")) == [1, 2, 3]
+
+
+def test_best_breaks_ties_by_earliest_trial():
+    recs = [record(5, p95=1.0), record(2, p95=1.0), record(7, p95=1.0)]
+    assert numbers(best(recs, Goals("min-latency"))) == [2]
+
+
+def test_best_of_nothing_is_empty():
+    assert best([], Goals("min-cost")) == []
+
+
+@pytest.mark.parametrize(
+    "goals,expected",
+    [
+        (Goals("min-cost", max_p95_ms=4.0), [2]),  # 3 is cheapest but too slow
+        (Goals("min-cost", max_p95_ms=5.0), [3]),  # exactly at the limit is feasible
+        (Goals("min-latency", min_throughput=800.0), [2]),  # 1 is fastest but too slow
+        (Goals("min-latency", min_throughput=400.0), [1]),  # exactly at the limit
+        (Goals("pareto", max_p95_ms=2.5, min_throughput=500.0), [2]),
+        (Goals("max-throughput", max_p95_ms=0.5), []),
+    ],
+)
+def test_infeasible_records_are_excluded(goals, expected):
+    assert numbers(best(RECS, goals)) == expected
+
+
+def test_violations_follow_optunas_sign_convention():
+    r = record(0, p95=3.0, throughput=900.0)
+    assert violations(r, Goals("min-cost")) == {}
+    got = violations(r, Goals("min-cost", max_p95_ms=2.0, min_throughput=1000.0))
+    assert got == pytest.approx({"max_p95_ms": 1.0, "min_throughput": 100.0})
+    assert not feasible(r, Goals("min-cost", max_p95_ms=2.0))
+    assert feasible(r, Goals("min-cost", max_p95_ms=3.0, min_throughput=900.0))
+
+
+def test_values_and_directions_follow_the_objective():
+    r = record(0, p95=3.0, cost=0.5, throughput=900.0)
+    assert values(r, Goals("min-latency")) == [3.0]
+    assert values(r, Goals("max-throughput")) == [900.0]
+    assert values(r, Goals("min-cost")) == [0.5]
+    assert values(r, Goals("pareto")) == [3.0, 0.5]
+    assert Goals("max-throughput").directions == ["maximize"]
+    assert Goals("pareto").directions == ["minimize", "minimize"]
+    assert set(OBJECTIVES) == {"min-latency", "max-throughput", "min-cost", "pareto"}
+
+
+# --- one record per deployment -------------------------------------------------------------------
+
+
+def test_unique_keeps_the_earliest_record_of_each_deployment():
+    same = {"batch": 2, "pipeline": 2, "groups": (2, 2)}
+    recs = [
+        record(4, p95=1.0, **same),
+        record(1, p95=1.0, **same),
+        record(2, p95=1.0, batch=4, pipeline=2, groups=(2, 2)),  # another batch size
+        record(3, p95=1.0, instance="inf1.2xlarge", **same),  # another instance
+        record(5, p95=1.0, batch=2, pipeline=2, groups=(2,)),  # another copy count
+    ]
+    assert sorted(numbers(unique(recs))) == [1, 2, 3, 5]
+
+
+def test_repeated_deployment_is_not_a_second_pareto_point():
+    same = {"batch": 1, "pipeline": 1, "groups": (1,)}
+    recs = [record(0, p95=1.0, cost=1.0, **same), record(1, p95=1.0, cost=1.0, **same)]
+    assert numbers(best(recs, PARETO)) == [0]
+    # Distinct deployments that tie stay on the front together.
+    assert numbers(best([record(0, 1.0, 1.0), record(1, 1.0, 1.0)], PARETO)) == [0, 1]
+
+
+# --- fleet sizing --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "throughput,target,expected",
+    [(1000.0, 5000.0, 5), (1000.0, 5001.0, 6), (3000.0, 5000.0, 2), (9000.0, 5000.0, 1)],
+)
+def test_fleet_size(throughput, target, expected):
+    assert fleet_size(throughput, target) == expected == math.ceil(target / throughput)
+
+
+def test_no_fleet_without_a_target():
+    assert fleet_size(1234.0, None) is None
+
+
+@given(st.floats(1.0, 1e6), st.floats(1.0, 1e7))
+def test_fleet_is_the_smallest_that_serves_the_target(throughput, target):
+    n = fleet_size(throughput, target)
+    assert n is not None and n >= 1
+    assert n == max(1, math.ceil(target / throughput))
+    assert n * throughput >= target * (1 - 1e-12)
+    assert n == 1 or (n - 1) * throughput < target * (1 + 1e-12)
+
+
+def test_with_a_target_the_cost_metric_is_the_fleets_dollars_per_hour():
+    goals = Goals("min-cost", target_qps=1000)
+    a = record(0, cost=0.46, throughput=600.0, per_hour=1.0, fleet=2)  # cheaper per 1M
+    b = record(1, cost=0.53, throughput=1000.0, per_hour=1.9, fleet=1)  # cheaper fleet
+    assert metric(a, "cost", goals) == pytest.approx(2.0)
+    assert metric(b, "cost", goals) == pytest.approx(1.9)
+    assert numbers(best([a, b], goals)) == [1]
+    assert numbers(best([a, b], Goals("min-cost"))) == [0]
+    assert goals.cost_name == "fleet $/h" and Goals("min-cost").cost_name == "$ per 1M"

@@ -1,0 +1,371 @@
+"""Real studies, run through ``autotune study``: the grid finds what exhaustive benchmarking
+finds, constraints and fleet sizing, resuming, one stored record per completed Optuna trial,
+and configs evaluated only once per study."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import optuna
+import pytest
+
+from autotune.bench import BenchConfig, BenchReport, run_bench
+from autotune.emulator import CompileCache, emulator_version
+from autotune.study import Goals, candidates, load_space, with_overrides
+from autotune.study._objectives import values
+from storage import ResultStore, TrialRecord
+from tests.study.helpers import (
+    MINILM,
+    SMALL,
+    Run,
+    assert_one_error_line,
+    run_cli,
+    sqlite_url,
+    study_names,
+)
+
+Identity = tuple[str, int, int, tuple[int, ...]]
+
+
+def identity(r: TrialRecord) -> Identity:
+    return (r.instance_type, r.batch_size, r.pipeline_cores, tuple(r.group_sizes))
+
+
+def row_identity(row: dict) -> Identity:
+    return (
+        row["instance_type"],
+        row["batch_size"],
+        row["pipeline_cores"],
+        tuple(row["group_sizes"]),
+    )
+
+
+def report_identity(b: BenchReport) -> Identity:
+    return (
+        b.deployment.instance.name,
+        b.plan.batch_size,
+        b.plan.pipeline_cores,
+        b.deployment.group_sizes,
+    )
+
+
+def completed(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    study = optuna.load_study(study_name=name, storage=url)
+    return study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+
+
+# --- the grid against exhaustive benchmarking ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def grid_dir(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
+    return tmp_path_factory.mktemp("grid")
+
+
+@pytest.fixture(scope="module")
+def grid(grid_dir: Path) -> dict[str, Run]:
+    """One grid study per objective over the 16 candidates of SMALL."""
+    runs = {}
+    for objective in ("min-latency", "min-cost", "pareto"):
+        runs[objective] = run_cli(
+            grid_dir,
+            "study",
+            *SMALL,
+            "--objective",
+            objective,
+            "--sampler",
+            "grid",
+            "--trials",
+            "100",  # more than the grid: the grid stops when every candidate ran
+            "--study-name",
+            f"grid-{objective}",
+            "--storage",
+            sqlite_url(grid_dir),
+            "--json",
+        )
+        assert runs[objective].code == 0, runs[objective].err
+    return runs
+
+
+@pytest.fixture(scope="module")
+def direct(cache_dir: Path) -> dict[Identity, BenchReport]:
+    """``run_bench`` of every candidate: seed 0, the default requests and concurrency."""
+    space = with_overrides(
+        load_space(), model=MINILM, seq_len=32, batch_sizes=(1, 2), instances=("inf1.xlarge",)
+    )
+    assert space.requests == BenchConfig().requests and space.concurrency == "per-stage"
+    cache = CompileCache()
+    reports = [
+        run_bench(
+            BenchConfig(
+                instance_type=c.instance_type,
+                batch_size=c.batch_size,
+                pipeline_cores=c.pipeline_cores,
+                group_sizes=c.group_sizes,
+                model=MINILM,
+                seq_len=32,
+                seed=0,
+            ),
+            cache,
+        )
+        for c in candidates(space)
+    ]
+    assert len(reports) == 16
+    return {report_identity(b): b for b in reports}
+
+
+def test_grid_runs_every_candidate_once(grid, grid_dir, direct):
+    for objective, run in grid.items():
+        out = run.json()
+        assert (out["n_trials"], out["n_complete"], out["n_failed"]) == (16, 16, 0)
+        records = ResultStore(sqlite_url(grid_dir)).records(f"grid-{objective}")
+        assert sorted(identity(r) for r in records) == sorted(direct)
+
+
+def test_grid_records_equal_direct_benchmarks(grid, grid_dir, direct):
+    for r in ResultStore(sqlite_url(grid_dir)).records("grid-min-latency"):
+        b = direct[identity(r)]
+        assert r.throughput == b.result.throughput
+        assert r.latency_p95_ms == pytest.approx(b.result.latency_s.p95 * 1e3, rel=1e-12)
+        assert r.cost_per_1m_usd == pytest.approx(b.cost_per_1m_usd, rel=1e-12)
+        assert r.concurrency == b.result.concurrency and r.plan_key == b.plan.key
+
+
+@pytest.mark.parametrize(
+    "objective,measure",
+    [
+        ("min-latency", lambda b: b.result.latency_s.p95),
+        ("min-cost", lambda b: b.cost_per_1m_usd),
+    ],
+)
+def test_grid_best_is_the_exhaustive_best(grid, direct, objective, measure):
+    best = grid[objective].json()["best"]
+    assert len(best) == 1
+    winner = min(direct.values(), key=measure)
+    assert row_identity(best[0]) == report_identity(winner)
+    assert best[0]["latency_ms"]["p95"] == round(winner.result.latency_s.p95 * 1e3, 4)
+    assert best[0]["cost_per_1m_usd"] == round(winner.cost_per_1m_usd, 6)
+
+
+def test_grid_pareto_is_the_exhaustive_non_dominated_set(grid, direct):
+    points = {k: (b.result.latency_s.p95, b.cost_per_1m_usd) for k, b in direct.items()}
+    front = {
+        k
+        for k, (lat, cost) in points.items()
+        if not any(o != (lat, cost) and o[0] <= lat and o[1] <= cost for o in points.values())
+    }
+    best = grid["pareto"].json()["best"]
+    assert {row_identity(row) for row in best} == front
+    assert len(best) == len(front) >= 2
+    latencies = [row["latency_ms"]["p95"] for row in best]
+    assert latencies == sorted(latencies)
+
+
+# --- records and Optuna trials -------------------------------------------------------------------
+
+
+def test_every_completed_trial_has_its_record(grid, grid_dir):
+    url = sqlite_url(grid_dir)
+    store = ResultStore(url)
+    for objective in grid:
+        name = f"grid-{objective}"
+        trials = completed(url, name)
+        records = {r.optuna_trial_id: r for r in store.records(name)}
+        assert len(records) == len(trials) == 16
+        goals = Goals(objective)
+        for t in trials:
+            r = records[t._trial_id]
+            assert r.trial_number == t.number and r.study_name == name
+            assert t.user_attrs["candidate"] == (
+                f"{r.instance_type}/b{r.batch_size}/p{r.pipeline_cores}/x{len(r.group_sizes)}"
+            )
+            assert t.values == pytest.approx(values(r, goals), rel=1e-12)
+            assert r.numeric_error is not None and 0 <= r.numeric_error < 0.1
+            assert r.plan_key and r.emulator_version == emulator_version()
+            assert (r.model, r.seq_len, r.seed) == (MINILM, 32, 0)
+
+
+def test_study_records_the_space_and_goals(grid, grid_dir):
+    study = optuna.load_study(study_name="grid-pareto", storage=sqlite_url(grid_dir))
+    assert study.directions == [optuna.study.StudyDirection.MINIMIZE] * 2
+    assert study.user_attrs["emulator_version"] == emulator_version()
+    assert "autotune_space" in study.user_attrs and "autotune_goals" in study.user_attrs
+
+
+# --- constraints ---------------------------------------------------------------------------------
+
+
+def test_loose_constraint_is_feasible(autotune_cli, tmp_path):
+    url = sqlite_url(tmp_path)
+    run = autotune_cli(
+        "study", *SMALL, "--max-p95-ms", "1e6", "--trials", "3", "--storage", url, "--json"
+    )
+    assert run.code == 0, run.err
+    out = run.json()
+    assert out["feasible"] is True and len(out["best"]) == 1
+    (name,) = study_names(url)
+    trials = completed(url, name)
+    assert len(trials) == 3
+    assert all(
+        set(t.constraints) == {"max_p95_ms"} and t.constraints["max_p95_ms"] <= 0 for t in trials
+    )
+
+
+def test_impossible_constraint_exits_1_and_keeps_the_trials(autotune_cli, tmp_path):
+    url = sqlite_url(tmp_path)
+    run = autotune_cli(
+        "study", *SMALL, "--max-p95-ms", "0.001", "--trials", "3", "--storage", url, "--json"
+    )
+    assert run.code == 1
+    assert "no feasible config" in run.err and "Traceback" not in run.err
+    out = run.json()
+    assert out["feasible"] is False and out["best"] == [] and out["n_complete"] == 3
+    (name,) = study_names(url)
+    trials = completed(url, name)
+    assert len(trials) == 3
+    assert all(t.constraints["max_p95_ms"] > 0 for t in trials)
+    assert len(ResultStore(url).records(name)) == 3
+
+
+# --- fleet sizing --------------------------------------------------------------------------------
+
+
+def test_fleet_sizing_for_a_target_load(autotune_cli, tmp_path):
+    url = sqlite_url(tmp_path)
+    run = autotune_cli(
+        "study",
+        *SMALL[:-1],
+        "inf1.xlarge,g4dn.xlarge",
+        "--objective",
+        "min-cost",
+        "--target-qps",
+        "5000",
+        "--sampler",
+        "grid",
+        "--trials",
+        "100",
+        "--study-name",
+        "fleet",
+        "--storage",
+        url,
+        "--json",
+    )
+    assert run.code == 0, run.err
+    records = ResultStore(url).records("fleet")
+    assert {r.instance_type for r in records} == {"inf1.xlarge", "g4dn.xlarge"}
+    for r in records:
+        assert r.fleet_size == math.ceil(5000 / r.throughput)
+    (row,) = run.json()["best"]
+    chosen = next(r for r in records if r.trial_number == row["trial_number"])
+    assert row["fleet_size"] == math.ceil(5000 / chosen.throughput)
+    assert row["fleet_cost_per_hour_usd"] == round(chosen.fleet_size * chosen.cost_per_hour_usd, 4)
+    cheapest = min(r.fleet_size * r.cost_per_hour_usd for r in records)
+    assert chosen.fleet_size * chosen.cost_per_hour_usd == cheapest
+    trial = next(t for t in completed(url, "fleet") if t.number == chosen.trial_number)
+    assert trial.values == pytest.approx([cheapest])
+
+
+# --- resuming ------------------------------------------------------------------------------------
+
+
+def test_resume_continues_to_the_total_and_refuses_mismatches(autotune_cli, tmp_path):
+    url = sqlite_url(tmp_path)
+    base = ["study", *SMALL, "--storage", url, "--study-name", "r", "--json"]
+
+    first = autotune_cli(*base, "--trials", "4")
+    assert first.code == 0, first.err
+    assert first.json()["n_trials"] == 4
+
+    more = autotune_cli(*base, "--trials", "6")
+    assert more.code == 0, more.err
+    assert (more.json()["study_name"], more.json()["n_trials"]) == ("r", 6)
+    assert [t.number for t in completed(url, "r")] == list(range(6))
+    assert len(ResultStore(url).records("r")) == 6
+
+    again = autotune_cli(*base, "--trials", "6", "--resume")
+    assert again.code == 0, again.err
+    assert again.json()["n_trials"] == 6
+    assert len(optuna.load_study(study_name="r", storage=url).trials) == 6
+    assert len(ResultStore(url).records("r")) == 6
+
+    unknown = autotune_cli(*base[:-3], "--study-name", "nope", "--resume", "--trials", "6")
+    assert_one_error_line(unknown, "'nope'", "--resume")
+
+    before = optuna.load_study(study_name="r", storage=url)
+    other = autotune_cli(*base, "--trials", "8", "--objective", "min-cost")
+    assert other.code == 2 and "Traceback" not in other.err
+    error = [line for line in other.err.splitlines() if line.startswith("error: ")]
+    assert len(error) == 1 and "'r'" in error[0] and "already exists" in error[0]
+    after = optuna.load_study(study_name="r", storage=url)
+    assert len(after.trials) == 6
+    assert after.user_attrs == before.user_attrs
+    assert after.directions == [optuna.study.StudyDirection.MINIMIZE]
+    assert study_names(url) == ["r"]
+
+
+def test_refused_resume_prints_only_the_error_line(autotune_cli, tmp_path):
+    url = sqlite_url(tmp_path)
+    base = ["study", *SMALL, "--storage", url, "--study-name", "r", "--trials", "1"]
+    assert autotune_cli(*base).code == 0
+    assert_one_error_line(autotune_cli(*base, "--objective", "pareto"), "'r'", "already exists")
+
+
+def test_fresh_study_starts_with_the_data_parallel_baseline(autotune_cli, tmp_path):
+    url = sqlite_url(tmp_path)
+    run = autotune_cli("study", *SMALL, "--trials", "1", "--storage", url, "--study-name", "w")
+    assert run.code == 0, run.err
+    (trial,) = completed(url, "w")
+    # The smallest batch, one core per copy, as many copies as fit (AWS's data-parallel run).
+    assert trial.user_attrs["candidate"] == "inf1.xlarge/b1/p1/x4"
+
+
+# --- each config is evaluated once per study -----------------------------------------------------
+
+
+def test_repeated_config_reuses_its_record(autotune_cli, tmp_path):
+    url = sqlite_url(tmp_path)
+    run = autotune_cli(
+        "study",
+        *SMALL,
+        "--pipeline-cores",
+        "4",  # with batch sizes 1 and 2: exactly two candidates
+        "--trials",
+        "6",
+        "--storage",
+        url,
+        "--study-name",
+        "d",
+        "--json",
+    )
+    assert run.code == 0, run.err
+    assert run.json()["n_complete"] == 6
+    records = ResultStore(url).records("d")
+    assert len(records) == 6
+    by_config: dict[Identity, list[TrialRecord]] = defaultdict(list)
+    for r in records:
+        by_config[identity(r)].append(r)
+    assert len(by_config) <= 2 and max(len(v) for v in by_config.values()) >= 3
+    for same in by_config.values():
+        # compile_seconds is measured on every evaluation (a cache hit too), so equal values
+        # mean the later trials reused the first evaluation instead of running it again.
+        stripped = [dataclasses.replace(r, optuna_trial_id=0, trial_number=0) for r in same]
+        assert all(r == stripped[0] for r in stripped)
+        assert len({r.optuna_trial_id for r in same}) == len(same)
+
+
+def test_resumed_study_does_not_evaluate_known_configs_again(autotune_cli, tmp_path):
+    url = sqlite_url(tmp_path)
+    # No --study-name: the name derived from the command makes the same command resume.
+    base = ["study", *SMALL, "--pipeline-cores", "4", "--storage", url]
+    assert autotune_cli(*base, "--trials", "2").code == 0
+    assert autotune_cli(*base, "--trials", "5").code == 0
+    (name,) = study_names(url)
+    records = ResultStore(url).records(name)
+    assert len(records) == 5
+    by_config: dict[Identity, set[float]] = defaultdict(set)
+    for r in records:
+        by_config[identity(r)].add(r.compile_seconds)
+    assert all(len(seconds) == 1 for seconds in by_config.values())

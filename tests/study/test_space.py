@@ -1,0 +1,320 @@
+"""Search spaces: the shipped default, per-instance validity of candidates, and one
+``InputError`` naming the bad key for every malformed space (never another exception)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autotune.catalog import get_instance, instance_names, price_set_names
+from autotune.errors import InputError
+from autotune.models import TASKS
+from autotune.study import (
+    Candidate,
+    SearchSpace,
+    candidates,
+    load_space,
+    parse_space,
+    with_overrides,
+)
+from autotune.study._space import default_space_path
+
+BASE: dict[str, Any] = {"instances": ["inf1.xlarge"], "batch_sizes": [1, 2]}
+
+
+def valid(c: Candidate) -> bool:
+    instance = get_instance(c.instance_type)
+    if instance.is_gpu:
+        return c.pipeline_cores == 1 and c.copies == 1
+    return 1 <= c.pipeline_cores <= instance.cores and c.copies * c.pipeline_cores <= instance.cores
+
+
+# --- the shipped default ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default() -> SearchSpace:
+    return load_space()
+
+
+def test_default_space_covers_the_instances_and_batches(default):
+    assert set(default.instances) == {
+        "inf1.xlarge",
+        "inf1.2xlarge",
+        "inf1.6xlarge",
+        "inf1.24xlarge",
+        "g4dn.xlarge",
+    }
+    assert {1, 2, 4, 8, 16} <= set(default.batch_sizes)
+    assert all(1 <= b <= 16 for b in default.batch_sizes)
+    assert default.constraints.max_p95_ms is None and default.constraints.min_throughput is None
+
+
+def test_default_candidates_are_valid_and_complete(default):
+    found = candidates(default)
+    assert found and all(valid(c) for c in found)
+    assert len(set(found)) == len(found)
+    expected = {
+        Candidate(i, b, p, c)
+        for i in default.instances
+        for b in default.batch_sizes
+        for p in range(1, get_instance(i).cores + 1)
+        for c in range(1, get_instance(i).cores + 1)
+        if valid(Candidate(i, b, p, c))
+    }
+    assert set(found) == expected
+    assert {c.instance_type for c in found} == set(default.instances)
+    assert {c.batch_size for c in found} == set(default.batch_sizes)
+    gpu = [c for c in found if c.instance_type == "g4dn.xlarge"]
+    assert {(c.pipeline_cores, c.copies) for c in gpu} == {(1, 1)}
+    assert max(c.pipeline_cores for c in found if c.instance_type == "inf1.24xlarge") == 64
+
+
+def test_candidate_groups_and_key():
+    c = Candidate("inf1.6xlarge", 4, 4, 3)
+    assert c.group_sizes == (4, 4, 4)
+    assert c.key == "inf1.6xlarge/b4/p4/x3"
+
+
+@pytest.mark.parametrize(
+    "extra,expected",
+    [
+        ({"pipeline_cores": [1, 4], "copies": "max"}, {(1, 4), (4, 1)}),
+        ({"pipeline_cores": [2], "copies": [1, 2, 3]}, {(2, 1), (2, 2)}),
+        ({"pipeline_cores": [3, 8]}, {(3, 1)}),
+    ],
+)
+def test_pipeline_and_copies_lists_are_cut_to_what_fits(extra, expected):
+    space = parse_space({"instances": ["inf1.xlarge"], "batch_sizes": [1], **extra})
+    assert {(c.pipeline_cores, c.copies) for c in candidates(space)} == expected
+
+
+def test_lists_are_sorted_and_deduplicated():
+    space = parse_space(
+        {"instances": ["g4dn.xlarge", "inf1.xlarge", "g4dn.xlarge"], "batch_sizes": [4, 1, 4]}
+    )
+    assert space.instances == ("g4dn.xlarge", "inf1.xlarge")
+    assert space.batch_sizes == (1, 4)
+
+
+# --- malformed spaces: InputError naming the key ------------------------------------------------
+
+BAD: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "unknown top-level key": ({**BASE, "batchsize": [1]}, ["'batchsize'", "batch_sizes"]),
+    "unknown constraint": ({**BASE, "constraints": {"max_p99_ms": 3}}, ["constraints.max_p99_ms"]),
+    "string seq_len": ({**BASE, "seq_len": "128"}, ["seq_len", "'128'"]),
+    "float seq_len": ({**BASE, "seq_len": 12.5}, ["seq_len"]),
+    "bool seq_len": ({**BASE, "seq_len": True}, ["seq_len"]),
+    "zero seq_len": ({**BASE, "seq_len": 0}, ["seq_len"]),
+    "strings as batch sizes": ({**BASE, "batch_sizes": ["1", "2"]}, ["batch_sizes"]),
+    "scalar instances": ({**BASE, "instances": "inf1.xlarge"}, ["instances"]),
+    "scalar batch sizes": ({**BASE, "batch_sizes": 4}, ["batch_sizes"]),
+    "empty instances": ({**BASE, "instances": []}, ["instances"]),
+    "empty batch sizes": ({**BASE, "batch_sizes": []}, ["batch_sizes"]),
+    "empty pipeline cores": ({**BASE, "pipeline_cores": []}, ["pipeline_cores"]),
+    "empty copies": ({**BASE, "copies": []}, ["copies"]),
+    "zero batch size": ({**BASE, "batch_sizes": [0, 1]}, ["batch_sizes", "positive"]),
+    "negative batch size": ({**BASE, "batch_sizes": [-4]}, ["batch_sizes", "positive"]),
+    "batch size above the limit": ({**BASE, "batch_sizes": [4096]}, ["batch_sizes", "1024"]),
+    "zero pipeline cores": ({**BASE, "pipeline_cores": [0]}, ["pipeline_cores"]),
+    "unknown instance": ({**BASE, "instances": ["inf9.huge"]}, ["instances", "'inf9.huge'"]),
+    "unknown task": ({**BASE, "task": "translation"}, ["task", "'translation'"]),
+    "unknown price set": ({**BASE, "price_set": "spot"}, ["price_set", "'spot'"]),
+    "unknown copies word": ({**BASE, "copies": "some"}, ["copies"]),
+    "zero concurrency": ({**BASE, "concurrency": 0}, ["concurrency"]),
+    "zero requests": ({**BASE, "requests": 0}, ["requests"]),
+    "negative constraint": ({**BASE, "constraints": {"max_p95_ms": -1}}, ["max_p95_ms"]),
+    "constraints not a mapping": ({**BASE, "constraints": [1]}, ["constraints"]),
+    "missing instances": ({"batch_sizes": [1]}, ["instances"]),
+    "pipeline cores above every instance": (
+        {"instances": ["inf1.xlarge", "g4dn.xlarge"], "batch_sizes": [1], "pipeline_cores": [8]},
+        ["pipeline_cores", "[8]", "4"],
+    ),
+    "no candidate fits": (
+        {"instances": ["inf1.xlarge"], "batch_sizes": [1], "copies": [8]},
+        ["no candidate"],
+    ),
+}
+
+
+@pytest.mark.parametrize("raw,names", list(BAD.values()), ids=list(BAD))
+def test_bad_space_names_the_key(raw, names):
+    with pytest.raises(InputError) as info:
+        parse_space(raw, "space.yaml")
+    message = str(info.value)
+    assert message.startswith("space.yaml: ")
+    assert "\n" not in message
+    for name in names:
+        assert name in message
+
+
+@pytest.mark.parametrize("raw", [None, [], ["instances"], "instances: x", 3])
+def test_document_must_be_a_mapping(raw):
+    with pytest.raises(InputError, match="expected a mapping"):
+        parse_space(raw)
+
+
+def test_huge_integer_constraint_is_an_input_error(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "constraints": {"max_p95_ms": 10**400}}))
+    with pytest.raises(InputError, match="max_p95_ms"):
+        load_space(path)
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def test_load_space_from_a_file(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text(
+        "instances: [inf1.xlarge, g4dn.xlarge]\nbatch_sizes: [1, 8]\nseq_len: 64\n"
+        "constraints: {max_p95_ms: 5}\n"
+    )
+    space = load_space(path)
+    assert space.instances == ("inf1.xlarge", "g4dn.xlarge")
+    assert (space.seq_len, space.constraints.max_p95_ms) == (64, 5.0)
+    assert space.model == "bert-base-uncased" and space.pipeline_cores == "all"
+
+
+@pytest.mark.parametrize(
+    "text,names",
+    [
+        ("instances: [inf1.xlarge\nbatch_sizes: [1]\n", ["not valid YAML", "line"]),
+        ("instances: [inf1.xlarge]\n  batch_sizes: [1]\n", ["not valid YAML"]),
+        ("- inf1.xlarge\n- 1\n", ["expected a mapping", "list"]),
+        ("", ["expected a mapping", "NoneType"]),
+        ("instances: [inf1.xlarge]\nbatch_sizes: [1]\nwarmup: 3\n", ["'warmup'"]),
+        ("instances: [inf1.xlarge]\nbatch_sizes: [1]\nconstraints: {p95: 3}\n", ["p95"]),
+    ],
+    ids=["unclosed list", "bad indentation", "a list", "empty", "unknown key", "bad constraint"],
+)
+def test_bad_space_file(tmp_path, text, names):
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        load_space(path)
+    message = str(info.value)
+    assert str(path) in message
+    for name in names:
+        assert name in message
+
+
+def test_missing_space_file(tmp_path):
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(InputError, match="cannot be read") as info:
+        load_space(path)
+    assert str(path) in str(info.value)
+
+
+# --- command-line overrides --------------------------------------------------------------------
+
+
+def test_overrides_apply_and_none_keeps():
+    space = parse_space({**BASE, "constraints": {"min_throughput": 10}})
+    assert with_overrides(space, model=None, seq_len=None) == space
+    changed = with_overrides(
+        space,
+        seq_len=32,
+        instances=("g4dn.xlarge",),
+        batch_sizes=(8, 2),
+        constraints={"max_p95_ms": 7.5},
+    )
+    assert (changed.seq_len, changed.instances, changed.batch_sizes) == (
+        32,
+        ("g4dn.xlarge",),
+        (2, 8),
+    )
+    # A constraint override keeps the space's other constraint.
+    assert changed.constraints.max_p95_ms == 7.5
+    assert changed.constraints.min_throughput == 10.0
+    assert {c.instance_type for c in candidates(changed)} == {"g4dn.xlarge"}
+
+
+@pytest.mark.parametrize(
+    "overrides,names",
+    [
+        ({"pipeline_cores": (99,)}, ["pipeline_cores", "99"]),
+        ({"batch_sizes": (0,)}, ["batch_sizes"]),
+        ({"instances": ("inf9.huge",)}, ["'inf9.huge'"]),
+        ({"seq_len": -1}, ["seq_len"]),
+        ({"task": "translation"}, ["'translation'"]),
+        ({"constraints": {"max_p95_ms": 0.0}}, ["max_p95_ms"]),
+    ],
+)
+def test_overrides_are_validated_again(overrides, names):
+    with pytest.raises(InputError) as info:
+        with_overrides(parse_space(BASE), **overrides)
+    assert "command-line overrides" in str(info.value)
+    for name in names:
+        assert name in str(info.value)
+
+
+# --- fuzz: a SearchSpace or an InputError, nothing else ------------------------------------------
+
+KEYS = [*SearchSpace.model_fields, "batch_size", "instance", "warmup", ""]
+# Integers stay within float range: the overflow of huge ones has its own test above.
+small_ints = st.integers(-1, 20)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=8)
+    | st.sampled_from(["all", "max", "per-stage", *instance_names(), "on-demand"])
+)
+anything = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS), inner),
+    max_leaves=6,
+)
+# Values of the right shape for each key, often valid, so that both outcomes are exercised.
+plausible = {
+    "model": st.sampled_from(["bert-base-uncased", "distilbert-base-uncased", ""]),
+    "task": st.sampled_from([*TASKS, "translation"]),
+    "price_set": st.sampled_from([*price_set_names(), "spot"]),
+    "instances": st.lists(st.sampled_from([*instance_names(), "inf9.huge"]), max_size=3),
+    "batch_sizes": st.lists(small_ints, max_size=3),
+    "pipeline_cores": st.just("all") | st.lists(small_ints, max_size=3),
+    "copies": st.sampled_from(["all", "max"]) | st.lists(small_ints, max_size=3),
+    "concurrency": st.just("per-stage") | small_ints,
+    "seq_len": small_ints,
+    "requests": small_ints,
+    "constraints": st.dictionaries(
+        st.sampled_from(["max_p95_ms", "min_throughput", "p95"]),
+        st.none() | small_ints | st.floats(-1, 1e6),
+    ),
+}
+
+
+@st.composite
+def raw_spaces(draw: st.DrawFn) -> dict[object, object]:
+    keys = draw(st.lists(st.sampled_from(KEYS), max_size=4, unique=True))
+    base = draw(st.sampled_from([{}, BASE, BASE, BASE]))
+    raw: dict[object, object] = dict(base)
+    for k in keys:
+        # Mostly well-shaped values (valid spaces must come up), sometimes anything at all.
+        shaped = k in plausible and draw(st.integers(0, 3)) > 0
+        raw[k] = draw(plausible[k] if shaped else anything)
+    return raw
+
+
+@settings(max_examples=100, deadline=None)
+@given(raw_spaces())
+def test_parse_space_fuzz(raw):
+    try:
+        space = parse_space(raw)
+    except InputError as e:
+        assert str(e).startswith("search space")
+        assert "\n" not in str(e)
+    else:
+        assert isinstance(space, SearchSpace)
+        assert candidates(space) and all(valid(c) for c in candidates(space))
+
+
+def test_default_file_parses_like_load_space():
+    raw = yaml.safe_load(default_space_path().read_text())
+    assert parse_space(raw) == load_space() == load_space(default_space_path())
