@@ -416,3 +416,41 @@ def _write_file(path: Path, text: str, executable: bool) -> None:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         raise InputError(f"export path {str(path)!r} is not writable: {e.strerror}") from e
+
+
+@app.command()
+def worker(
+    study_name: StudyName,
+    storage: Storage = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(
+            help="Total finished trials wanted [default: what the study was started with]."
+        ),
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    n_jobs: Annotated[int, typer.Option(help="Parallel trials in this process.")] = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Join an existing study from another process or machine (Optuna's distributed mode)."""
+    from autotune.study import StudySettings, run_study
+    from autotune.study._queries import open_existing
+
+    url = _url(storage)
+    opened = open_existing(url, study_name)
+    run = opened.study.user_attrs.get("autotune_run", {})
+    settings = StudySettings(
+        space=opened.space,
+        goals=opened.goals,
+        study_name=study_name,
+        storage=url,
+        trials=trials or int(run.get("trials", 100)),
+        timeout=timeout,
+        sampler=str(run.get("sampler", "tpe")),
+        seed=run.get("seed", 0),
+        n_jobs=n_jobs,
+        resume=True,
+        progress=not as_json,
+        worker=True,
+    )
+    _report(run_study(settings), as_json)

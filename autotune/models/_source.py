@@ -147,6 +147,7 @@ def build_model(source: ModelSource, *, meta: bool = False) -> torch.nn.Module:
     from safetensors import SafetensorError
 
     transformers.logging.set_verbosity_error()  # missing task heads are expected, and seeded
+    transformers.logging.disable_progress_bar()
     auto = _auto_class(source.task)
     if source.checkpoint is None:
         config = transformers.AutoConfig.for_model(source.model_type, **source.config)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import threading
 import warnings
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class StudySettings:
     n_jobs: int = 1
     resume: bool = False
     progress: bool = True
+    worker: bool = False  # joins a study: draws its own sampler seed, keeps the simulator's
 
 
 def make_sampler(
@@ -302,13 +304,33 @@ def _identity(space: SearchSpace, goals: Goals) -> tuple[str, str]:
     )
 
 
-def rdb_storage(url: str) -> optuna.storages.RDBStorage:
-    """Optuna's storage on ``url``; SQLite waits for a busy database instead of failing."""
+# Seconds between heartbeats, and of silence after which a running trial counts as dead.
+HEARTBEAT_S = int(os.environ.get("AUTOTUNE_HEARTBEAT_S", "5"))
+GRACE_S = int(os.environ.get("AUTOTUNE_GRACE_S", "20"))
+
+
+def rdb_storage(url: str, heartbeat: bool = False) -> optuna.storages.RDBStorage:
+    """Optuna's storage on ``url``; SQLite waits for a busy database instead of failing.
+
+    With ``heartbeat``, a running trial reports every few seconds; one whose process died
+    (Ctrl-C, ``kill -9``, a lost machine) is failed by the next worker after the grace period
+    and enqueued again with the same parameters, never left running forever.
+    """
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": 60}}
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    beat: dict[str, Any] = {}
+    if heartbeat:
+        beat = {
+            "heartbeat_interval": HEARTBEAT_S,
+            "grace_period": GRACE_S,
+            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=3
+            ),
+        }
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, **beat)
     except Exception as e:  # SQLAlchemy and Optuna raise many types for a bad database
         raise InputError(
             f"storage {url!r} cannot be opened as an Optuna database: {str(e).splitlines()[0]}"
@@ -328,7 +350,7 @@ def load_goals(study: optuna.Study) -> tuple[SearchSpace, Goals]:
 
 def open_study(settings: StudySettings) -> optuna.Study:
     """Create the study, or continue it when the same space and goals were asked for."""
-    storage = rdb_storage(settings.storage)
+    storage = rdb_storage(settings.storage, heartbeat=True)
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
     exists = settings.study_name in names
     if settings.resume and not exists:
@@ -336,7 +358,8 @@ def open_study(settings: StudySettings) -> optuna.Study:
             f"--resume: no study named {settings.study_name!r} in "
             f"{settings.storage}; studies there: {', '.join(sorted(names)) or 'none'}"
         )
-    sampler = make_sampler(settings.sampler, settings.seed, settings.space, settings.n_jobs)
+    seed = None if settings.worker else settings.seed
+    sampler = make_sampler(settings.sampler, seed, settings.space, settings.n_jobs)
     if exists:
         study = optuna.load_study(study_name=settings.study_name, storage=storage, sampler=sampler)
         if _identity(*load_goals(study)) != _identity(settings.space, settings.goals):
@@ -355,13 +378,25 @@ def open_study(settings: StudySettings) -> optuna.Study:
     study.set_user_attr(_ATTR_SPACE, space_json)
     study.set_user_attr(_ATTR_GOALS, goals_json)
     study.set_user_attr("autotune_version", __version__)
+    study.set_user_attr(
+        "autotune_run",
+        {"trials": settings.trials, "sampler": settings.sampler, "seed": settings.seed},
+    )
     study.set_user_attr("emulator_version", emulator_version())
     return study
 
 
 def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Trials with an outcome: completed, or failed because the config cannot deploy.
+
+    Trials that died with their process are not outcomes: they are retried.
+    """
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-    return study.get_trials(deepcopy=False, states=states)
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=states)
+        if t.state == optuna.trial.TrialState.COMPLETE or "error" in t.user_attrs
+    ]
 
 
 def _known(study: optuna.Study, store: ResultStore) -> dict[str, TrialRecord | str]:
@@ -424,9 +459,16 @@ def run_study(settings: StudySettings) -> StudyOutcome:
             weights = _weights(source, settings.space, cache)
             for params in warm_start(settings.space, weights):
                 study.enqueue_trial(params, skip_if_exists=True)
+
+        def enough(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
+            # Other workers may be adding trials to the same study.
+            if len(_finished(study)) >= settings.trials:
+                study.stop()
+
         study.optimize(
             Objective(settings, store, cache, done),
             n_trials=remaining,
+            callbacks=[enough],
             timeout=settings.timeout,
             n_jobs=settings.n_jobs,
             catch=(DeploymentError,),
