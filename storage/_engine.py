@@ -86,6 +86,15 @@ def _sqlite_engine(url: str, parsed: URL, read_only: bool) -> Engine:
     return engine
 
 
+def serialize_sqlite(engine: Engine) -> None:
+    """Make every transaction of ``engine`` (an Optuna storage's, say) take SQLite's write lock
+    first: concurrent processes then queue on the busy timeout instead of two of them reading
+    the same WAITING trial and both starting it."""
+    event.listen(engine, "connect", _sqlite_pragmas(read_only=False))
+    event.listen(engine, "begin", lambda c: c.exec_driver_sql("BEGIN IMMEDIATE"))
+    engine.dispose()  # connections opened before the hooks were installed are dropped
+
+
 def _sqlite_pragmas(read_only: bool) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite opens no transaction before DDL, so a migration would autocommit statement

@@ -57,6 +57,9 @@ def ui(
         raise InputError(f"--port {port} is not a TCP port (1-65535)")
     url = storage or os.environ.get("AUTOTUNE_STORAGE") or default_storage_url()
     typer.echo(f"autotune dashboard on http://localhost:{port} (results: {url}, read-only)")
-    code = subprocess.run(streamlit_command(url, port), check=False).returncode
+    try:
+        code = subprocess.run(streamlit_command(url, port), check=False).returncode
+    except KeyboardInterrupt:  # Ctrl-C stops the dashboard: the normal way to leave it
+        return
     if code:
         raise typer.Exit(code)

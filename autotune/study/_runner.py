@@ -33,7 +33,7 @@ from autotune.study._space import (
     pipeline_choices,
 )
 from autotune.verify import Verifier
-from storage import ResultStore, TrialRecord
+from storage import ResultStore, TrialRecord, serialize_sqlite
 
 SAMPLERS = ("tpe", "gp", "nsga2", "random", "grid")
 _ATTR_SPACE, _ATTR_GOALS = "autotune_space", "autotune_goals"
@@ -233,6 +233,24 @@ def to_record(
     )
 
 
+def _surplus(trial: optuna.Trial, wanted: int) -> bool:
+    """Whether ``wanted`` trials are already done or under way ahead of this one.
+
+    Workers sharing a study each check this when a trial starts: trials are ranked by number, so
+    together they finish exactly ``wanted`` trials (a surplus trial is pruned, not run).
+    """
+    ahead = 0
+    for t in trial.study.get_trials(deepcopy=False):
+        if t.number == trial.number:
+            continue
+        done = t.state == optuna.trial.TrialState.COMPLETE or (
+            t.state == optuna.trial.TrialState.FAIL and "error" in t.user_attrs
+        )
+        if done or (t.state == optuna.trial.TrialState.RUNNING and t.number < trial.number):
+            ahead += 1
+    return ahead >= wanted
+
+
 class Objective:
     """Evaluates one trial: compile (cached), check the plan once, simulate, store, score."""
 
@@ -250,6 +268,8 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> list[float]:
         s = self.settings
+        if _surplus(trial, s.trials):
+            raise optuna.TrialPruned("the study already has the trials it asked for")
         candidate = suggest(trial, s.space, grid=s.sampler == "grid")
         trial.set_user_attr("candidate", candidate.key)
         with self.lock:
@@ -309,19 +329,20 @@ HEARTBEAT_S = int(os.environ.get("AUTOTUNE_HEARTBEAT_S", "5"))
 GRACE_S = int(os.environ.get("AUTOTUNE_GRACE_S", "20"))
 
 
-def rdb_storage(url: str, heartbeat: bool = False) -> optuna.storages.RDBStorage:
+def rdb_storage(url: str, writer: bool = False) -> optuna.storages.RDBStorage:
     """Optuna's storage on ``url``; SQLite waits for a busy database instead of failing.
 
-    With ``heartbeat``, a running trial reports every few seconds; one whose process died
-    (Ctrl-C, ``kill -9``, a lost machine) is failed by the next worker after the grace period
-    and enqueued again with the same parameters, never left running forever.
+    A ``writer`` runs trials: each reports a heartbeat every few seconds, and one whose
+    process died (Ctrl-C, ``kill -9``, a lost machine) is failed by the next worker after the
+    grace period and enqueued again with the same parameters, never left running forever.
+    SQLite writers take the write lock at the start of every transaction.
     """
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": 60}}
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     beat: dict[str, Any] = {}
-    if heartbeat:
+    if writer:
         beat = {
             "heartbeat_interval": HEARTBEAT_S,
             "grace_period": GRACE_S,
@@ -330,11 +351,14 @@ def rdb_storage(url: str, heartbeat: bool = False) -> optuna.storages.RDBStorage
             ),
         }
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, **beat)
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs, **beat)
     except Exception as e:  # SQLAlchemy and Optuna raise many types for a bad database
         raise InputError(
             f"storage {url!r} cannot be opened as an Optuna database: {str(e).splitlines()[0]}"
         ) from e
+    if writer and url.startswith("sqlite"):
+        serialize_sqlite(storage.engine)
+    return storage
 
 
 def load_goals(study: optuna.Study) -> tuple[SearchSpace, Goals]:
@@ -350,7 +374,7 @@ def load_goals(study: optuna.Study) -> tuple[SearchSpace, Goals]:
 
 def open_study(settings: StudySettings) -> optuna.Study:
     """Create the study, or continue it when the same space and goals were asked for."""
-    storage = rdb_storage(settings.storage, heartbeat=True)
+    storage = rdb_storage(settings.storage, writer=True)
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
     exists = settings.study_name in names
     if settings.resume and not exists:

@@ -1,0 +1,35 @@
+"""The figures draw exactly the points of the analysis values they are given."""
+
+from __future__ import annotations
+
+from autotune.study import Goals
+from tests.ui.records import RECORDS, pipeline, rec
+from ui import analysis, charts
+
+
+def test_pareto_figure_has_a_trace_per_instance_and_mode_grey_infeasible_and_the_front() -> None:
+    records = [*RECORDS, rec(5, pipeline_cores=4, group_sizes=(4,), latency_p95_ms=9.0)]
+    info = analysis.pareto_info(records, Goals("pareto", max_p95_ms=2.5))
+    fig = charts.pareto_figure(info, log_axes=True)
+    by_name = {t.name: t for t in fig.data}
+    assert set(by_name) == {
+        "inf1.xlarge · data-parallel",
+        charts.INFEASIBLE_NAME,
+        charts.FRONT_NAME,
+    }
+    assert list(by_name["inf1.xlarge · data-parallel"].x) == [1.0, 2.0]
+    grey = by_name[charts.INFEASIBLE_NAME]
+    assert list(grey.x) == [3.0, 9.0]
+    assert list(grey.marker.symbol) == ["circle", "square"]
+    assert grey.marker.color == charts.GREY
+    assert list(by_name[charts.FRONT_NAME].x) == [1.0, 2.0]
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+
+
+def test_timeline_figure_has_one_bar_per_request_and_stage() -> None:
+    bars = analysis.timeline(pipeline(0, [1.0, 2.0], group_sizes=(2,), concurrency=2), 3)
+    fig = charts.timeline_figure(bars)
+    assert len(fig.data) == 3
+    assert list(fig.data[1].base) == [1.0, 3.0]
+    assert list(fig.data[1].x) == [1.0, 2.0]
+    assert list(fig.data[1].y) == ["core 0", "core 1"]

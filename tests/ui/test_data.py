@@ -1,0 +1,55 @@
+"""The dashboard's reads: where the database is, and that reading never changes it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from storage import default_storage_url
+from ui.data import ENV_VAR, load_study, storage_url, study_rows
+
+APP = str(Path(__file__).parents[2] / "ui" / "app.py")
+
+
+def test_storage_url_from_arguments_then_environment_then_working_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(ENV_VAR, "sqlite:///env.db")
+    assert storage_url(["--storage", "sqlite:///a.db"]) == "sqlite:///a.db"
+    assert storage_url(["--storage=sqlite:///b.db"]) == "sqlite:///b.db"
+    assert storage_url([]) == "sqlite:///env.db"
+    monkeypatch.delenv(ENV_VAR)
+    assert storage_url(["--storage"]) == default_storage_url()
+
+
+def _digest(url: str) -> str:
+    """The database file and its write-ahead log, if any."""
+    path = Path(url.removeprefix("sqlite:///"))
+    files = [path, path.with_name(path.name + "-wal")]
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files if f.exists())).hexdigest()
+
+
+def test_reading_every_page_leaves_the_database_unchanged(
+    study_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _digest(study_url)
+    monkeypatch.setenv(ENV_VAR, study_url)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    for page in at.sidebar.radio(key="page").options:
+        at.sidebar.radio(key="page").set_value(page).run()
+        assert not at.exception
+    assert _digest(study_url) == before
+
+
+def test_study_rows_and_load_study(study_url: str) -> None:
+    rows = study_rows(study_url)
+    assert [(r.study_name, r.n_complete, r.n_running) for r in rows] == [
+        ("ui", 8, 0),
+        ("ui-cost", 4, 0),
+    ]
+    loaded = load_study(study_url, "ui")
+    assert (loaded.name, len(loaded.records), loaded.n_failed) == ("ui", 8, 0)

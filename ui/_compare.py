@@ -1,0 +1,68 @@
+"""Two studies, or two trials, side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from autotune.study._objectives import Goals, feasible, pareto_front, unique
+from storage import TrialRecord
+from ui._trial import deployment_mode
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    what: str
+    a: str
+    b: str
+
+
+def _summary(records: Sequence[TrialRecord], goals: Goals) -> dict[str, str]:
+    ok = [r for r in unique(records) if feasible(r, goals)]
+    if not ok:
+        return {"completed trials": str(len(records)), "feasible configs": "0"}
+    return {
+        "completed trials": str(len(records)),
+        "feasible configs": str(len(ok)),
+        "lowest p95 (ms)": f"{min(r.latency_p95_ms for r in ok):.3f}",
+        "highest throughput (seq/s)": f"{max(r.throughput for r in ok):.1f}",
+        "lowest $ per 1M": f"{min(r.cost_per_1m_usd for r in ok):.4f}",
+        "Pareto front size": str(len(pareto_front(ok, goals))),
+        "instances tried": ", ".join(sorted({r.instance_type for r in records})),
+    }
+
+
+def compare(
+    records_a: Sequence[TrialRecord],
+    records_b: Sequence[TrialRecord],
+    goals_a: Goals,
+    goals_b: Goals | None = None,
+) -> list[CompareRow]:
+    """Two studies side by side, each judged by its own constraints."""
+    a, b = _summary(records_a, goals_a), _summary(records_b, goals_b or goals_a)
+    names = list(a) + [k for k in b if k not in a]
+    return [CompareRow(k, a.get(k, "-"), b.get(k, "-")) for k in names]
+
+
+def compare_trials(a: TrialRecord, b: TrialRecord) -> list[CompareRow]:
+    """Two trials' configs and results side by side."""
+
+    def fields(r: TrialRecord) -> dict[str, str]:
+        return {
+            "study / trial": f"{r.study_name} / {r.trial_number}",
+            "instance": r.instance_type,
+            "mode": deployment_mode(r),
+            "batch size": str(r.batch_size),
+            "pipeline cores": str(r.pipeline_cores),
+            "group sizes": ",".join(map(str, r.group_sizes)),
+            "clients": str(r.concurrency),
+            "throughput (seq/s)": f"{r.throughput:.1f}",
+            "p50 / p95 / p99 (ms)": f"{r.latency_p50_ms:.3f} / {r.latency_p95_ms:.3f} / "
+            f"{r.latency_p99_ms:.3f}",
+            "$ per hour": f"{r.cost_per_hour_usd:.3f}",
+            "$ per 1M": f"{r.cost_per_1m_usd:.4f}",
+            "bottleneck": r.bottleneck,
+        }
+
+    fa, fb = fields(a), fields(b)
+    return [CompareRow(k, fa[k], fb[k]) for k in fa]

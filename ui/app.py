@@ -1,0 +1,245 @@
+"""The autotune dashboard: ``streamlit run ui/app.py -- --storage URL`` (or ``autotune ui``).
+
+Opens the result database read-only. Each page draws values computed by ``ui.analysis``;
+every problem a user can cause is shown as a message, never as a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+
+import streamlit as st
+
+from autotune.errors import AutotuneError
+from autotune.study._export import render, spec_from_record
+from storage import TrialRecord
+from ui import analysis, charts
+from ui.data import LoadedStudy, list_study_names, load_study, storage_url, study_rows
+
+REFRESH_S = 5.0
+EXPORTS = (
+    ("yaml", "deployment.yaml", "application/x-yaml"),
+    ("env", "deployment.env", "text/plain"),
+    ("script", "deploy.py", "text/x-python"),
+)
+
+
+def studies_page(url: str) -> None:
+    st.header("Studies")
+    rows = study_rows(url)
+    if any(r.state == "running" for r in rows):
+        _live_studies(url)
+    else:
+        _studies_table(rows)
+
+
+@st.fragment(run_every=REFRESH_S)
+def _live_studies(url: str) -> None:
+    rows = study_rows(url)
+    st.caption(f"a study is running: refreshing every {REFRESH_S:g} s")
+    _studies_table(rows)
+    if not any(r.state == "running" for r in rows):
+        st.rerun(scope="app")  # stop refreshing once every study has finished
+
+
+def _studies_table(rows: list[analysis.StudyRow]) -> None:
+    st.dataframe([asdict(r) for r in rows], hide_index=True)
+
+
+def pareto_page(study: LoadedStudy) -> None:
+    st.header(f"Pareto front: {study.name}")
+    left, right = st.columns(2)
+    y: analysis.YAxis | None = left.radio(
+        "y axis",
+        analysis.Y_AXES,
+        horizontal=True,
+        key="pareto_y",
+        format_func=lambda v: "cost vs latency" if v == "cost" else "throughput vs latency",
+    )
+    log_axes = right.toggle("log axes", key="pareto_log")
+    info = analysis.pareto_info(study.records, study.opened.goals, y or "cost")
+    st.plotly_chart(charts.pareto_figure(info, log_axes))
+    st.caption(
+        f"{len(info.points)} distinct configs, {sum(not p.feasible for p in info.points)} "
+        f"infeasible (grey), {info.n_repeats} repeated trials not drawn twice. "
+        "Marker: circle data-parallel, square pipeline, diamond mixed, triangle GPU."
+    )
+    st.subheader("Pareto set")
+    st.dataframe(
+        [
+            {
+                "trial": p.trial_number,
+                "instance": p.instance_type,
+                "mode": p.mode,
+                "p95 ms": p.p95_ms,
+                "seq/s": p.throughput,
+                info.cost_label: p.cost,
+                "config": p.hover.replace("<br>", "; "),
+            }
+            for p in info.front
+        ],
+        hide_index=True,
+    )
+
+
+def best_page(study: LoadedStudy) -> None:
+    st.header(f"Best per objective: {study.name}")
+    goals = study.opened.goals
+    qps = st.number_input(
+        "target load (seq/s) for the fleet card",
+        min_value=0.0,
+        value=float(goals.target_qps or 0.0),
+        key="best_qps",
+    )
+    cards = analysis.best_cards(study.records, goals, qps or None)
+    if not cards:
+        st.warning("No completed trial meets the study's constraints.")
+        return
+    for column, card in zip(st.columns(len(cards)), cards, strict=True):
+        with column.container(border=True):
+            st.metric(card.title, card.headline)
+            st.text(card.detail)
+
+
+def insight_page(study: LoadedStudy) -> None:
+    st.header(f"Study insight: {study.name}")
+    st.subheader("Optimization history")
+    for series in analysis.history(study.records, study.opened.goals):
+        st.plotly_chart(charts.history_figure(series))
+    st.subheader("Parameter importances")
+    importances = analysis.param_importances(study.opened.study)
+    if importances:
+        st.plotly_chart(charts.importance_figure(importances))
+    else:
+        st.info("Importances need at least two completed trials with different parameters.")
+    st.subheader("By instance type and batch size")
+    st.dataframe(
+        [asdict(r) for r in analysis.by_instance_and_batch(study.records)], hide_index=True
+    )
+
+
+def _pick_trial(study: LoadedStudy, label: str, key: str, index: int = 0) -> TrialRecord:
+    by_number = {r.trial_number: r for r in study.records}
+    numbers = list(by_number)
+    number = st.selectbox(label, numbers, index=min(index, len(numbers) - 1), key=key)
+    return by_number[number if number is not None else numbers[0]]
+
+
+def trial_page(study: LoadedStudy) -> None:
+    st.header(f"Trial detail: {study.name}")
+    record = _pick_trial(study, "trial", "trial_number")
+    detail = analysis.trial_detail(record)
+    st.text(analysis.config_text(record, study.opened.goals, "\n"))
+    lat = detail.latency
+    for column, (name, value) in zip(
+        st.columns(5),
+        [
+            ("p50 ms", f"{lat.p50_ms:.3f}"),
+            ("p95 ms", f"{lat.p95_ms:.3f}"),
+            ("p99 ms", f"{lat.p99_ms:.3f}"),
+            ("mean ms", f"{lat.mean_ms:.3f}"),
+            ("p99 / p50", f"{lat.tail_ratio:.2f}"),
+        ],
+        strict=True,
+    ):
+        column.metric(name, value)
+    st.info(detail.bottleneck)
+    st.subheader("Stages")
+    st.dataframe([asdict(s) for s in detail.stages], hide_index=True)
+    st.subheader("Core utilization by chip")
+    st.plotly_chart(charts.utilization_figure(detail.chips))
+    st.caption(f"host CPU utilization {detail.host_utilization:.1%}")
+    st.subheader("Request timeline")
+    n = st.slider("requests", 1, 64, 12, key="timeline_n")
+    st.plotly_chart(charts.timeline_figure(analysis.timeline(record, n)))
+    st.caption(analysis.TIMELINE_NOTE)
+
+
+def compare_page(study: LoadedStudy, url: str, names: list[str]) -> None:
+    st.header("Compare")
+    what = st.radio("compare", ["two studies", "two trials"], horizontal=True, key="compare_what")
+    if what == "two trials":
+        left, right = st.columns(2)
+        with left:
+            a = _pick_trial(study, "trial A", "compare_a")
+        with right:
+            b = _pick_trial(study, "trial B", "compare_b", index=1)
+        rows = analysis.compare_trials(a, b)
+    else:
+        other = st.selectbox("other study", names, key="compare_study")
+        second = study if other in (None, study.name) else load_study(url, other)
+        rows = analysis.compare(
+            study.records, second.records, study.opened.goals, second.opened.goals
+        )
+        st.caption(f"A = {study.name}, B = {second.name}")
+    st.dataframe([asdict(r) for r in rows], hide_index=True)
+
+
+def export_page(study: LoadedStudy) -> None:
+    st.header(f"Export: {study.name}")
+    record = _pick_trial(study, "trial to export", "export_trial")
+    spec = spec_from_record(record, study.name)
+    st.caption("The same files `autotune export` writes.")
+    for column, (fmt, file_name, mime) in zip(st.columns(len(EXPORTS)), EXPORTS, strict=True):
+        column.download_button(
+            f"Download {fmt}",
+            render(spec, fmt),
+            file_name=file_name,
+            mime=mime,
+            key=f"export_{fmt}",
+        )
+    st.code(render(spec, "yaml"), language="yaml")
+
+
+STUDY_PAGES: dict[str, Callable[[LoadedStudy], None]] = {
+    "Pareto front": pareto_page,
+    "Best per objective": best_page,
+    "Study insight": insight_page,
+    "Trial detail": trial_page,
+    "Export": export_page,
+}
+PAGES = [
+    "Studies",
+    "Pareto front",
+    "Best per objective",
+    "Study insight",
+    "Trial detail",
+    "Compare",
+    "Export",
+]
+
+
+def main() -> None:
+    st.set_page_config(page_title="autotune", layout="wide")
+    url = storage_url()
+    st.sidebar.title("autotune")
+    page = st.sidebar.radio("page", PAGES, key="page")
+    st.sidebar.caption(f"storage: {url} (read-only)")
+    try:
+        _show(page or PAGES[0], url)
+    except AutotuneError as e:
+        st.warning(f"{e}")
+
+
+def _show(page: str, url: str) -> None:
+    names = list_study_names(url)
+    if not names:
+        st.info(f"No studies in {url} yet. Run `autotune study ... --storage {url}` first.")
+        return
+    name = st.sidebar.selectbox("study", names, key="study")
+    if page == "Studies":
+        studies_page(url)
+        return
+    study = load_study(url, name or names[0])
+    if not study.records:
+        state = "is still running" if study.n_running else "has no completed trial"
+        st.info(f"Study {study.name!r} {state}: nothing to show yet.")
+        return
+    if page == "Compare":
+        compare_page(study, url, names)
+    else:
+        STUDY_PAGES[page](study)
+
+
+main()

@@ -1,0 +1,168 @@
+"""Plotly figures drawn from the typed values of ``ui.analysis``; no computation of results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from ui.analysis import (
+    ChipUtilization,
+    HistorySeries,
+    ParetoInfo,
+    ParetoPoint,
+    TimelineBar,
+)
+
+SYMBOLS = {
+    "data-parallel": "circle",
+    "pipeline": "square",
+    "mixed": "diamond",
+    "gpu": "triangle-up",
+}
+FRONT_NAME = "Pareto front"
+INFEASIBLE_NAME = "infeasible"
+GREY = "#b0b0b0"
+
+
+def _y(point: ParetoPoint, info: ParetoInfo) -> float:
+    return point.cost if info.y == "cost" else point.throughput
+
+
+def pareto_figure(info: ParetoInfo, log_axes: bool = False) -> go.Figure:
+    """One marker trace per (instance, mode), infeasible points grey, the front as a line."""
+    fig = go.Figure()
+    instances = sorted({p.instance_type for p in info.points})
+    colour = {
+        name: qualitative.Plotly[i % len(qualitative.Plotly)] for i, name in enumerate(instances)
+    }
+    groups: dict[tuple[str, str], list[ParetoPoint]] = {}
+    for p in info.points:
+        if p.feasible:
+            groups.setdefault((p.instance_type, p.mode), []).append(p)
+    for (instance, mode), points in sorted(groups.items()):
+        fig.add_trace(_markers(points, info, f"{instance} · {mode}", colour[instance], mode))
+    infeasible = [p for p in info.points if not p.feasible]
+    if infeasible:
+        fig.add_trace(_markers(infeasible, info, INFEASIBLE_NAME, GREY, None))
+    if info.front:
+        fig.add_trace(
+            go.Scatter(
+                x=[p.p95_ms for p in info.front],
+                y=[_y(p, info) for p in info.front],
+                mode="lines",
+                line={
+                    "color": "black",
+                    "dash": "dot",
+                    "shape": "hv" if info.y == "cost" else "linear",
+                },
+                name=FRONT_NAME,
+                hoverinfo="skip",
+            )
+        )
+    axis_type = "log" if log_axes else "linear"
+    fig.update_layout(
+        xaxis={"title": info.x_label, "type": axis_type},
+        yaxis={"title": info.y_label, "type": axis_type},
+        legend={"title": "instance · mode"},
+        margin={"t": 30},
+    )
+    return fig
+
+
+def _markers(
+    points: Sequence[ParetoPoint], info: ParetoInfo, name: str, colour: str, mode: str | None
+) -> go.Scatter:
+    return go.Scatter(
+        x=[p.p95_ms for p in points],
+        y=[_y(p, info) for p in points],
+        mode="markers",
+        name=name,
+        marker={
+            "color": colour,
+            "size": [12 if p.on_front else 8 for p in points],
+            "symbol": [SYMBOLS[p.mode] for p in points] if mode is None else SYMBOLS[mode],
+            "line": {"width": 1, "color": "black"},
+        },
+        text=[p.hover for p in points],
+        hovertemplate="%{text}<extra></extra>",
+    )
+
+
+def history_figure(series: HistorySeries) -> go.Figure:
+    fig = go.Figure()
+    xs = [p.trial_number for p in series.points]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=[p.value for p in series.points],
+            mode="markers",
+            name="trial",
+            marker={"color": ["#1f77b4" if p.feasible else GREY for p in series.points]},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=[p.best_so_far for p in series.points],
+            mode="lines",
+            line={"shape": "hv"},
+            name="best so far",
+        )
+    )
+    fig.update_layout(xaxis_title="trial", yaxis_title=series.label, margin={"t": 30})
+    return fig
+
+
+def importance_figure(importances: dict[str, float]) -> go.Figure:
+    names = list(importances)[::-1]
+    fig = go.Figure(go.Bar(x=[importances[n] for n in names], y=names, orientation="h"))
+    fig.update_layout(xaxis_title="importance", margin={"t": 30})
+    return fig
+
+
+def utilization_figure(chips: Sequence[ChipUtilization]) -> go.Figure:
+    fig = go.Figure()
+    for chip in chips:
+        fig.add_trace(
+            go.Bar(
+                x=[f"core {c}" for c in chip.cores],
+                y=[u * 100 for u in chip.utilization],
+                name=f"chip {chip.chip}",
+            )
+        )
+    fig.update_layout(yaxis={"title": "busy %", "range": [0, 100]}, margin={"t": 30})
+    return fig
+
+
+def timeline_figure(bars: Sequence[TimelineBar]) -> go.Figure:
+    """A Gantt chart: one row per core, one bar per request on that core's stage."""
+    fig = go.Figure()
+    requests = sorted({b.request for b in bars})
+    for request in requests:
+        mine = [b for b in bars if b.request == request]
+        fig.add_trace(
+            go.Bar(
+                base=[b.start_ms for b in mine],
+                x=[b.end_ms - b.start_ms for b in mine],
+                y=[f"core {b.core}" for b in mine],
+                orientation="h",
+                name=f"request {request}",
+                marker={"color": qualitative.Plotly[request % len(qualitative.Plotly)]},
+                text=[f"r{request}" for _ in mine],
+                hovertemplate=[
+                    f"request {b.request} (client {b.client}, copy {b.copy}) stage {b.stage}<br>"
+                    f"{b.start_ms:.3f} - {b.end_ms:.3f} ms<extra></extra>"
+                    for b in mine
+                ],
+            )
+        )
+    fig.update_layout(
+        barmode="overlay",
+        xaxis_title="time (ms, reconstructed)",
+        yaxis={"autorange": "reversed"},
+        showlegend=False,
+        margin={"t": 30},
+    )
+    return fig
