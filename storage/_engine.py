@@ -6,6 +6,8 @@ a database) becomes one ``InputError`` naming the URL here, at the boundary.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +82,8 @@ def _sqlite_engine(url: str, parsed: URL, read_only: bool) -> Engine:
                 raise InputError(f"result database {url}: no such file {path}")
             # SQLite's own read-only mode: not even a journal can be written.
             parsed = parsed.set(database=path.as_uri(), query={"uri": "true", "mode": "ro"})
-    engine = create_engine(parsed)
+    # sqlite3's own timeout applies from the first statement of every connection.
+    engine = create_engine(parsed, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_pragmas(read_only))
     event.listen(engine, "begin", _sqlite_begin)
     return engine
@@ -101,13 +104,28 @@ def _sqlite_pragmas(read_only: bool) -> Any:
         # by statement; SQLAlchemy issues BEGIN itself instead (see _sqlite_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        if not read_only:  # WAL: Optuna workers and readers proceed while one process writes
-            cursor.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first: switching to WAL needs a lock another opener may hold.
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        if not read_only:  # WAL: Optuna workers and readers proceed while one process writes
+            _enable_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     return on_connect
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL (it stays so). The switch needs an exclusive lock and SQLite may
+    refuse it at once, busy timeout or not, while other connections open the new file: retry."""
+    for attempt in range(200):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == 199:
+                raise
+            time.sleep(0.01 * (1 + attempt % 10))
 
 
 def _sqlite_begin(connection: Connection) -> None:
