@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import optuna
 
 from autotune.errors import InputError
-from autotune.study._queries import OpenStudy, open_existing, study_names
+from autotune.study._queries import OpenStudy
+from autotune.study._runner import load_goals, rdb_storage
 from storage import ResultStore, TrialRecord, default_storage_url
 from ui.analysis import StudyRow, study_row
 
@@ -51,23 +52,38 @@ def check_database(url: str) -> None:
 
 def list_study_names(url: str) -> list[str]:
     check_database(url)  # before Optuna, which would create a missing database
-    return study_names(url)
+    # Names only: Optuna's study summaries would read every trial of every study.
+    return sorted(optuna.study.get_all_study_names(rdb_storage(url)))
 
 
 def load_study(url: str, name: str) -> LoadedStudy:
-    """The study ``name`` with its stored records and Optuna's trial counts."""
-    opened = open_existing(url, name, read_only=True)
+    """The study ``name`` with its stored records and Optuna's trial counts.
+
+    Reads no completed Optuna trial: the records hold their results, and only failed and
+    running trials are counted (a 10,000-trial study's trials take seconds to load).
+    """
+    store = ResultStore(url, read_only=True)
+    storage = rdb_storage(url)
+    names = sorted(optuna.study.get_all_study_names(storage))
+    if name not in names:
+        raise InputError(
+            f"no study named {name!r} in {url}; studies there: {', '.join(names) or 'none'}"
+        )
+    study = optuna.load_study(study_name=name, storage=storage)
+    space, goals = load_goals(study)
     try:
-        records = tuple(opened.store.records(name))
+        records = tuple(store.records(name))
     finally:
-        opened.store.close()  # every read is done: no pooled connection outlives the page
-    trials = opened.study.get_trials(deepcopy=False)
+        store.close()  # every read is done: no pooled connection outlives the page
     state = optuna.trial.TrialState
+    unfinished = storage.get_all_trials(
+        storage.get_study_id_from_name(name), deepcopy=False, states=(state.FAIL, state.RUNNING)
+    )
     return LoadedStudy(
-        opened,
+        OpenStudy(study, store, space, goals, url),
         records,
-        sum(t.state == state.FAIL and "error" in t.user_attrs for t in trials),
-        sum(t.state == state.RUNNING for t in trials),
+        sum(t.state == state.FAIL and "error" in t.user_attrs for t in unfinished),
+        sum(t.state == state.RUNNING for t in unfinished),
     )
 
 

@@ -375,7 +375,7 @@ def load_goals(study: optuna.Study) -> tuple[SearchSpace, Goals]:
 def open_study(settings: StudySettings) -> optuna.Study:
     """Create the study, or continue it when the same space and goals were asked for."""
     storage = rdb_storage(settings.storage, writer=True)
-    names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    names = set(optuna.study.get_all_study_names(storage))
     exists = settings.study_name in names
     if settings.resume and not exists:
         raise InputError(
