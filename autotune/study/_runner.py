@@ -13,6 +13,7 @@ import json
 import math
 import os
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -233,22 +234,37 @@ def to_record(
     )
 
 
+def _ahead(trial: optuna.Trial) -> tuple[int, int]:
+    """Trials done, and trials running with a smaller number than ``trial``."""
+    done = running = 0
+    for t in trial.study.get_trials(deepcopy=False):
+        if t.number == trial.number:
+            continue
+        if t.state == optuna.trial.TrialState.COMPLETE or (
+            t.state == optuna.trial.TrialState.FAIL and "error" in t.user_attrs
+        ):
+            done += 1
+        elif t.state == optuna.trial.TrialState.RUNNING and t.number < trial.number:
+            running += 1
+    return done, running
+
+
 def _surplus(trial: optuna.Trial, wanted: int) -> bool:
     """Whether ``wanted`` trials are already done or under way ahead of this one.
 
     Workers sharing a study each check this when a trial starts: trials are ranked by number, so
-    together they finish exactly ``wanted`` trials (a surplus trial is pruned, not run).
+    together they finish exactly ``wanted`` trials (a surplus trial is pruned, not run). While
+    the places left are held by running trials, it waits for them (a dead one is failed once its
+    heartbeat is stale, and its place freed) instead of pruning one trial after another.
     """
-    ahead = 0
-    for t in trial.study.get_trials(deepcopy=False):
-        if t.number == trial.number:
-            continue
-        done = t.state == optuna.trial.TrialState.COMPLETE or (
-            t.state == optuna.trial.TrialState.FAIL and "error" in t.user_attrs
-        )
-        if done or (t.state == optuna.trial.TrialState.RUNNING and t.number < trial.number):
-            ahead += 1
-    return ahead >= wanted
+    while True:
+        done, running = _ahead(trial)
+        if done + running < wanted:
+            return False
+        if done >= wanted or running == 0:
+            return True
+        optuna.storages.fail_stale_trials(trial.study)
+        time.sleep(HEARTBEAT_S)
 
 
 class Objective:
