@@ -257,12 +257,17 @@ def _surplus(trial: optuna.Trial, wanted: int) -> bool:
     the places left are held by running trials, it waits for them (a dead one is failed once its
     heartbeat is stale, and its place freed) instead of pruning one trial after another.
     """
+    # A trial killed before its first heartbeat never turns stale in Optuna: wait a bounded
+    # time, then run this one rather than wait forever (a slow live trial may then overshoot).
+    deadline = time.monotonic() + GRACE_S + 2 * HEARTBEAT_S
     while True:
         done, running = _ahead(trial)
         if done + running < wanted:
             return False
         if done >= wanted or running == 0:
             return True
+        if time.monotonic() > deadline:
+            return False
         optuna.storages.fail_stale_trials(trial.study)
         time.sleep(HEARTBEAT_S)
 
