@@ -51,7 +51,11 @@ def _check_consistent(url: str, name: str) -> int:
     study = optuna.load_study(study_name=name, storage=url)
     numbers = [t.number for t in study.trials]
     assert len(numbers) == len(set(numbers))
-    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    # A process killed between creating a trial and its first heartbeat leaves a trial Optuna
+    # can never see as stale; it has no parameters and no result (known limitation, issue 5).
+    running = [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert all(not t.params for t in running)
+    assert len(running) <= 1
     completed = {t.number for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE}
     records = ResultStore(url, read_only=True).records(name)
     assert sorted(r.trial_number for r in records) == sorted(completed)
