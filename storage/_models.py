@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from autotune import __version__
 from storage._records import TrialRecord
 
 # The tuple fields of TrialRecord, stored as JSON lists.
@@ -38,7 +39,8 @@ def _utc_now() -> datetime:
 
 
 class TrialResultRow(Base):
-    """One row per Optuna trial; mirrors ``TrialRecord`` field for field."""
+    """One row per Optuna trial: ``TrialRecord`` field for field, plus bookkeeping that
+    storage fills itself (``id``, ``created_at``, ``autotune_version``)."""
 
     __tablename__ = "autotune_trial_results"
     __table_args__ = (
@@ -49,6 +51,11 @@ class TrialResultRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utc_now)
+    # The release that last wrote the row: a study resumed after an upgrade holds records of
+    # several releases, while the study's own ``autotune_version`` attribute names the first.
+    autotune_version: Mapped[str] = mapped_column(
+        String(255), default=__version__, onupdate=__version__
+    )
     # No foreign key to Optuna's trials table: its schema is Optuna's to change, and the results
     # table must be creatable before Optuna's tables exist.
     optuna_trial_id: Mapped[int]

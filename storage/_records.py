@@ -12,7 +12,8 @@ class TrialRecord:
 
     Plain types only, so that storage depends on no emulator class. Keyed by Optuna's trial id;
     ``stages`` holds JSON values (lists, not tuples, inside the dicts) so that a stored record
-    reads back equal to the one written.
+    reads back equal to the one written. What storage adds to its row (when, and by which
+    autotune release, the row was written) is bookkeeping, not part of the record.
     """
 
     study_name: str

@@ -76,4 +76,4 @@ def test_default_storage_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_the_table_mirrors_the_record() -> None:
     columns = set(TrialResultRow.__table__.columns.keys())
     fields = {field.name for field in dataclasses.fields(TrialRecord)}
-    assert columns == fields | {"id", "created_at"}
+    assert columns == fields | {"id", "created_at", "autotune_version"}  # + bookkeeping
