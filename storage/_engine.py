@@ -6,6 +6,7 @@ a database) becomes one ``InputError`` naming the URL here, at the boundary.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -58,7 +59,12 @@ def open_engine(url: str, *, read_only: bool) -> Engine:
         if parsed.get_backend_name() == "postgresql":
             connect_args = _postgresql_args(parsed, read_only)
         return create_engine(parsed, connect_args=connect_args)
-    except (ArgumentError, ImportError) as e:
+    except ArgumentError as e:
+        raise InputError(
+            f"{input_error(url, e)}; expected a URL such as sqlite:///autotune.db or "
+            "postgresql+psycopg://user@host/db"
+        ) from e
+    except ImportError as e:
         raise input_error(url, e) from e
 
 
@@ -77,16 +83,32 @@ def _sqlite_engine(url: str, parsed: URL, read_only: bool) -> Engine:
         path = Path(database).absolute()
         if not path.parent.is_dir():
             raise InputError(f"result database {url}: directory {path.parent} does not exist")
+        if path.is_dir():
+            raise InputError(f"result database {url}: {path} is a directory, not a database file")
         if read_only:
             if not path.is_file():
                 raise InputError(f"result database {url}: no such file {path}")
             # SQLite's own read-only mode: not even a journal can be written.
             parsed = parsed.set(database=path.as_uri(), query={"uri": "true", "mode": "ro"})
+        else:
+            _check_writable(url, path)
     # sqlite3's own timeout applies from the first statement of every connection.
     engine = create_engine(parsed, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_pragmas(read_only))
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _check_writable(url: str, path: Path) -> None:
+    # Checked here, because SQLite only says "unable to open database file" or fails the
+    # first commit, deep inside whatever writes first.
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"result database {url}: file {path} is not writable")
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(
+            f"result database {url}: directory {path.parent} is not writable "
+            "(SQLite writes its journal beside the database)"
+        )
 
 
 def serialize_sqlite(engine: Engine) -> None:

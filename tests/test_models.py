@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -191,6 +192,10 @@ def test_pickled_weights_are_refused(tmp_path):
 def test_corrupt_safetensors_is_an_input_error(tmp_path):
     path = Path(_checkpoint(tmp_path, json.loads((MINILM / "config.json").read_text()), False))
     (path / "model.safetensors").write_bytes(b"garbage, not a safetensors header")
-    source = resolve_model(str(path))  # cheap: only hashes the file
+    # Refused when resolved (the header is read, not the tensors), before any study starts.
+    with pytest.raises(InputError, match=r"model\.safetensors is not a safetensors file"):
+        resolve_model(str(path))
+    source = resolve_model(str(MINILM))
+    (path / "model.safetensors").write_bytes(b"garbage again")  # changed after resolving
     with pytest.raises(InputError, match="could not be loaded"):
-        build_model(source)
+        build_model(dataclasses.replace(source, name=str(path), checkpoint=path))

@@ -163,7 +163,7 @@ def study(
         model=model,
         task=task,
         seq_len=seq_len,
-        instances=tuple(i.strip() for i in instances.split(",")) if instances else None,
+        instances=None if instances is None else tuple(i.strip() for i in instances.split(",")),
         batch_sizes=_ints(batch_sizes, "--batch-sizes"),
         pipeline_cores=_ints(pipeline_cores, "--pipeline-cores"),
         price_set=price_set,
@@ -176,6 +176,7 @@ def study(
     )
     if target_qps is not None and target_qps <= 0:
         raise InputError(f"--target-qps {target_qps} must be positive")
+    _check_timeout(timeout)
     goals = Goals(
         objective, space.constraints.max_p95_ms, space.constraints.min_throughput, target_qps
     )
@@ -194,6 +195,12 @@ def study(
     )
     result = run_study(settings)
     _report(result, as_json)
+
+
+def _check_timeout(timeout: float | None) -> None:
+    # A timeout already over would still create the study, with no trial in it.
+    if timeout is not None and not timeout > 0:
+        raise InputError(f"--timeout {timeout} must be a positive number of seconds")
 
 
 def _report(result: Any, as_json: bool) -> None:
@@ -407,6 +414,11 @@ def _write_file(path: Path, text: str, executable: bool) -> None:
     try:
         if path.is_dir():
             raise InputError(f"export path {str(path)!r} is a directory; give a file name")
+        if path.exists() and not path.is_file():
+            # A device or pipe (/dev/stdout): write into it; renaming over it would replace it.
+            with path.open("w") as f:
+                f.write(text)
+            return
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".autotune-export-")
         with os.fdopen(fd, "w") as f:
             f.write(text)
@@ -436,6 +448,7 @@ def worker(
     from autotune.study import StudySettings, run_study
     from autotune.study._queries import open_existing
 
+    _check_timeout(timeout)
     url = _url(storage)
     opened = open_existing(url, study_name)
     run = opened.study.user_attrs.get("autotune_run", {})
@@ -444,7 +457,7 @@ def worker(
         goals=opened.goals,
         study_name=study_name,
         storage=url,
-        trials=trials or int(run.get("trials", 100)),
+        trials=int(run.get("trials", 100)) if trials is None else trials,
         timeout=timeout,
         sampler=str(run.get("sampler", "tpe")),
         seed=run.get("seed", 0),

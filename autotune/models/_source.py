@@ -97,11 +97,7 @@ def _checkpoint_source(path: Path, task: str) -> ModelSource:
             f"checkpoint {str(path)!r} has model_type {model_type!r}; "
             f"accepted: {', '.join(_SUPPORTED_TYPES)}"
         )
-    if not weights.is_file():
-        raise InputError(
-            f"checkpoint {str(path)!r} has no {_WEIGHT_FILE}; only safetensors weights are "
-            "loaded (pickled .bin files are refused)"
-        )
+    _check_checkpoint(path, config, weights)
     stat = weights.stat()
     identity = _digest(
         b"checkpoint",
@@ -111,6 +107,41 @@ def _checkpoint_source(path: Path, task: str) -> ModelSource:
         metadata.version("transformers").encode(),
     )
     return ModelSource(str(path), task, model_type, config, path, identity)
+
+
+@functools.cache
+def _tensor_count(path: Path, size: int, mtime_ns: int) -> int:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:  # reads the header only
+        return len(f.keys())
+
+
+def _check_checkpoint(path: Path, config: dict[str, Any], weights: Path) -> None:
+    """Refuse, before any study starts on it, a checkpoint whose model cannot be built."""
+    from safetensors import SafetensorError
+
+    positions = config.get("max_position_embeddings", 512)
+    if isinstance(positions, bool) or not isinstance(positions, int) or positions < 1:
+        raise InputError(
+            f"checkpoint {str(path)!r}: max_position_embeddings in config.json is "
+            f"{positions!r}; expected a positive integer"
+        )
+    if not weights.is_file():
+        raise InputError(
+            f"checkpoint {str(path)!r} has no {_WEIGHT_FILE}; only safetensors weights are "
+            "loaded (pickled .bin files are refused)"
+        )
+    stat = weights.stat()
+    try:
+        tensors = _tensor_count(weights.resolve(), stat.st_size, stat.st_mtime_ns)
+    except (SafetensorError, OSError) as e:
+        raise InputError(
+            f"checkpoint {str(path)!r}: {_WEIGHT_FILE} is not a safetensors file "
+            f"({str(e).splitlines()[0]})"
+        ) from e
+    if not tensors:
+        raise InputError(f"checkpoint {str(path)!r}: {_WEIGHT_FILE} holds no tensors")
 
 
 def resolve_model(model: str, task: str = DEFAULT_TASK) -> ModelSource:

@@ -164,9 +164,8 @@ def _error_line(e: ValidationError, origin: str) -> str:
 def parse_space(raw: Any, origin: str = "search space") -> SearchSpace:
     """A ``SearchSpace`` from parsed YAML; ``InputError`` naming the bad key otherwise."""
     if not isinstance(raw, dict):
-        raise InputError(
-            f"{origin}: expected a mapping of keys to values, got {type(raw).__name__}"
-        )
+        got = "an empty document" if raw is None else type(raw).__name__
+        raise InputError(f"{origin}: expected a mapping of keys to values, got {got}")
     try:
         space = SearchSpace.model_validate(_listify(raw))
     except ValidationError as e:
@@ -197,20 +196,47 @@ def default_space_path() -> Path:
     return Path(str(resources.files("search_spaces").joinpath("default.yaml")))
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` whose error for a tag it does not construct names the tag."""
+
+
+def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> None:
+    # SafeLoader already constructs no Python object; this only makes the message say why.
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    raise yaml.constructor.ConstructorError(
+        None,
+        None,
+        f"tag {tag} is not accepted; only plain values are (mappings, lists, strings, numbers, "
+        "booleans, null)",
+        node.start_mark,
+    )
+
+
+_PlainLoader.add_constructor(None, _refuse_tag)
+
+
 def load_space(path: Path | None = None) -> SearchSpace:
     """The space in ``path`` (YAML), or the shipped default."""
     path = path or default_space_path()
+    origin = f"search space {str(path)!r}"
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{origin} is not UTF-8 text (byte {e.start})") from e
     except OSError as e:
-        raise InputError(f"search space {str(path)!r} cannot be read: {e.strerror}") from e
+        raise InputError(f"{origin} cannot be read: {e.strerror}") from e
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
+        raw = yaml.load(text, Loader=_PlainLoader)  # a SafeLoader: builds no Python object
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"search space {str(path)!r} is not valid YAML{where}") from e
-    return parse_space(raw, f"search space {str(path)!r}")
+        if isinstance(e, yaml.constructor.ConstructorError):  # well-formed, but not plain data
+            raise InputError(f"{origin}{where}: {e.problem}") from e
+        problem = f": {e.problem}" if e.problem else ""
+        raise InputError(f"{origin} is not valid YAML{where}{problem}") from e
+    except (yaml.YAMLError, ValueError) as e:  # e.g. an integer of more than 4300 digits
+        raise InputError(f"{origin} holds a value YAML cannot read: {str(e).split(';')[0]}") from e
+    return parse_space(raw, origin)
 
 
 def with_overrides(space: SearchSpace, **overrides: Any) -> SearchSpace:

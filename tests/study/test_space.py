@@ -186,7 +186,7 @@ def test_load_space_from_a_file(tmp_path):
         ("instances: [inf1.xlarge\nbatch_sizes: [1]\n", ["not valid YAML", "line"]),
         ("instances: [inf1.xlarge]\n  batch_sizes: [1]\n", ["not valid YAML"]),
         ("- inf1.xlarge\n- 1\n", ["expected a mapping", "list"]),
-        ("", ["expected a mapping", "NoneType"]),
+        ("", ["expected a mapping", "an empty document"]),
         ("instances: [inf1.xlarge]\nbatch_sizes: [1]\nwarmup: 3\n", ["'warmup'"]),
         ("instances: [inf1.xlarge]\nbatch_sizes: [1]\nconstraints: {p95: 3}\n", ["p95"]),
     ],
