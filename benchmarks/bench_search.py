@@ -28,7 +28,8 @@ import optuna
 from autotune.bench import run_bench
 from autotune.emulator import CompileCache
 from autotune.errors import DeploymentError
-from autotune.study._runner import bench_config, make_sampler, suggest, warm_start
+from autotune.study._runner import bench_config
+from autotune.study._search import make_sampler, suggest, warm_start
 from autotune.study._space import Candidate, SearchSpace, candidates, load_space
 
 

@@ -5,8 +5,14 @@ history (version table ``autotune_alembic_version``), so the database remains on
 ``optuna.load_study`` and optuna-dashboard open as usual.
 """
 
-from storage._engine import serialize_sqlite
+from storage._engine import input_error, serialize_sqlite
 from storage._records import TrialRecord
 from storage._store import ResultStore, default_storage_url
 
-__all__ = ["ResultStore", "TrialRecord", "default_storage_url", "serialize_sqlite"]
+__all__ = [
+    "ResultStore",
+    "TrialRecord",
+    "default_storage_url",
+    "input_error",
+    "serialize_sqlite",
+]

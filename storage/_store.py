@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from alembic.util import CommandError
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import ColumnElement, CursorResult, column, delete, select, table
 from sqlalchemy.orm import Session, sessionmaker
 
 from autotune.errors import InputError
@@ -22,6 +22,9 @@ from storage._engine import (
 from storage._models import TrialResultRow, row_values, to_record
 from storage._records import TrialRecord
 from storage._schema import current_revision, head_revision, upgrade
+
+# Optuna's table of trials (its schema, not ours): ``add`` reads a trial's state there.
+_OPTUNA_TRIALS = table("trials", column("trial_id"), column("state"))
 
 
 def default_storage_url(directory: Path | None = None) -> str:
@@ -73,7 +76,11 @@ class ResultStore:
         if revision is None:
             problem = "holds no autotune results (open it writable once to create the tables)"
         elif revision != head:
-            problem = f"is at autotune schema revision {revision}, this autotune reads {head}"
+            problem = f"is at autotune schema revision {revision}, this autotune reads {head}" + (
+                "; `autotune study --resume` or `autotune worker` on it upgrades it"
+                if revision < head
+                else "; use the newer autotune that wrote it"
+            )
         else:
             return
         raise InputError(f"result database {describe(self.url)}: {problem}")
@@ -98,15 +105,27 @@ class ResultStore:
                 raise input_error(self.url, e) from e
             raise
 
-    def add(self, record: TrialRecord) -> None:
+    def add(self, record: TrialRecord, *, while_running: bool = False) -> bool:
         """Store ``record``, replacing the record stored for the same Optuna trial id if any.
 
         Replacing (rather than ignoring) makes ``add`` a plain "the stored record is this one",
-        also when SQLite reused the id of a trial whose study Optuna deleted.
+        also when SQLite reused the id of a trial whose study Optuna deleted. With
+        ``while_running`` the record is stored only if its Optuna trial is still running, in
+        the transaction that checks it (the trial's row is locked until the record is in), so a
+        trial another worker has just failed as dead gets no record; returns whether it was
+        stored.
         """
         self._require_writable("add a trial record")
         values = row_values(record)
         with self._session(self._writes) as session:
+            if while_running:
+                state = session.scalar(
+                    select(_OPTUNA_TRIALS.c.state)
+                    .where(_OPTUNA_TRIALS.c.trial_id == record.optuna_trial_id)
+                    .with_for_update()
+                )
+                if state != "RUNNING":
+                    return False
             row = session.scalar(
                 select(TrialResultRow).where(
                     TrialResultRow.optuna_trial_id == record.optuna_trial_id
@@ -114,9 +133,10 @@ class ResultStore:
             )
             if row is None:
                 session.add(TrialResultRow(**values))
-                return
+                return True
             for name, value in values.items():
                 setattr(row, name, value)
+            return True
 
     def records(self, study_name: str) -> list[TrialRecord]:
         """Every record of the study, by trial number."""
@@ -145,11 +165,16 @@ class ResultStore:
 
     def delete_study(self, study_name: str) -> int:
         """Delete every record of the study (not the Optuna study); returns how many."""
-        self._require_writable("delete a study's records")
+        return self._delete("a study's records", TrialResultRow.study_name == study_name)
+
+    def delete_trial(self, optuna_trial_id: int) -> int:
+        """Delete the record of one Optuna trial (one that died); returns how many."""
+        return self._delete("a trial record", TrialResultRow.optuna_trial_id == optuna_trial_id)
+
+    def _delete(self, what: str, condition: ColumnElement[bool]) -> int:
+        self._require_writable(f"delete {what}")
         with self._session(self._writes) as session:
-            result = session.execute(
-                delete(TrialResultRow).where(TrialResultRow.study_name == study_name)
-            )
+            result = session.execute(delete(TrialResultRow).where(condition))
             # A DELETE's result is always a CursorResult, which the stubs do not say.
             return cast("CursorResult[Any]", result).rowcount
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import optuna
 
 from autotune.errors import InputError
+from autotune.study._database import load_goals, rdb_storage
 from autotune.study._queries import OpenStudy
-from autotune.study._runner import load_goals, rdb_storage
 from storage import ResultStore, TrialRecord, default_storage_url
 from ui.analysis import StudyRow, study_row
 

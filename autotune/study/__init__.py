@@ -1,15 +1,9 @@
 """Optuna studies over inf1 deployments: search spaces, objectives, the runner, export."""
 
+from autotune.study._database import load_goals, rdb_storage
 from autotune.study._objectives import OBJECTIVES, PICKS, Goals, best, feasible, pareto_front
-from autotune.study._runner import (
-    SAMPLERS,
-    StudyOutcome,
-    StudySettings,
-    load_goals,
-    outcome,
-    rdb_storage,
-    run_study,
-)
+from autotune.study._runner import StudyOutcome, StudySettings, outcome, run_study
+from autotune.study._search import SAMPLERS
 from autotune.study._space import (
     Candidate,
     SearchSpace,

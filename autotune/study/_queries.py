@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import optuna
 
 from autotune.errors import InputError, choice_error
+from autotune.study._database import load_goals, rdb_storage
 from autotune.study._objectives import PICKS, Goals, best
-from autotune.study._runner import StudyOutcome, load_goals, outcome, rdb_storage
+from autotune.study._runner import StudyOutcome, outcome
 from autotune.study._space import SearchSpace
 from storage import ResultStore, TrialRecord
 

@@ -1,43 +1,30 @@
 """The study: Optuna asks for deployments, the emulator answers, storage keeps everything.
 
-Each trial suggests an instance, a batch size, then (define-by-run) only pipeline-core counts and
-copy counts that fit that instance, so no trial is spent on an impossible deployment. A config
-already evaluated in the study is answered from its stored result, not simulated again. The AWS
-pipeline heuristic and a data-parallel baseline are enqueued first.
+A config already evaluated in the study is answered from its stored result, not simulated again.
+The AWS pipeline heuristic and a data-parallel baseline are enqueued first. Workers sharing a
+study finish exactly the number of trials asked for.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-import os
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 
-from autotune import __version__
 from autotune.bench import BenchConfig, BenchReport, run_bench
-from autotune.emulator import CompileCache, emulator_version
+from autotune.emulator import CompileCache
 from autotune.errors import DeploymentError, InputError, choice_error
 from autotune.models import resolve_model
+from autotune.study._database import HEARTBEAT_S, open_study
 from autotune.study._objectives import OBJECTIVES, Goals, fleet_size, values, violations
-from autotune.study._space import (
-    Candidate,
-    SearchSpace,
-    candidates,
-    copies_choices,
-    pipeline_choices,
-)
+from autotune.study._search import SAMPLERS, suggest, warm_start
+from autotune.study._space import Candidate, SearchSpace, candidates
 from autotune.verify import Verifier
-from storage import ResultStore, TrialRecord, serialize_sqlite
-
-SAMPLERS = ("tpe", "gp", "nsga2", "random", "grid")
-_ATTR_SPACE, _ATTR_GOALS = "autotune_space", "autotune_goals"
+from storage import ResultStore, TrialRecord
 
 
 @dataclass(frozen=True)
@@ -56,105 +43,6 @@ class StudySettings:
     resume: bool = False
     progress: bool = True
     worker: bool = False  # joins a study: draws its own sampler seed, keeps the simulator's
-
-
-def make_sampler(
-    name: str, seed: int | None, space: SearchSpace, n_jobs: int = 1
-) -> optuna.samplers.BaseSampler:
-    """The Optuna sampler called ``name``."""
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    if name == "tpe":
-        # consider_endpoints is deprecated (removal in Optuna 6, hence the pin below 6) but
-        # worth keeping: the best deployments sit at the ends of the shares, and without it
-        # the median trials to the optimum rose from 38 to 60 (min-latency) and 55 to 63
-        # (min-cost) in benchmarks/bench_search.py.
-        warnings.filterwarnings("ignore", message=".*consider_endpoints", category=FutureWarning)
-        return optuna.samplers.TPESampler(
-            seed=seed,
-            multivariate=True,
-            group=True,
-            consider_endpoints=True,
-            # The warm start already gives it a few spread-out trials to learn from.
-            n_startup_trials=5,
-            constant_liar=n_jobs > 1,
-        )
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "grid":
-        return optuna.samplers.GridSampler(
-            {"candidate": [c.key for c in candidates(space)]}, seed=seed
-        )
-    raise choice_error("sampler", name, SAMPLERS)
-
-
-def _index(trial: optuna.Trial, name: str, size: int, log: bool = False) -> int:
-    """An index into ``size`` ordered choices from one shared float in [0, 1].
-
-    Shared across instances, the float keeps its meaning ("smallest", "largest", "a quarter of
-    the way") whatever the instance offers, so what the sampler learns on one instance carries
-    over to the others. ``log`` spreads the choices geometrically (1, 2, 4, ... cores).
-    """
-    u = trial.suggest_float(name, 0.0, 1.0)
-    position = math.exp(u * math.log(size + 1)) - 1 if log else u * size
-    return min(size - 1, int(position))
-
-
-def share_of(index: int, size: int, log: bool = False) -> float:
-    """The float ``_index`` maps to ``index`` (for enqueued trials)."""
-    if size <= 1:
-        return 0.0
-    if log:
-        return math.log(index + 1.5) / math.log(size + 1)
-    return (index + 0.5) / size
-
-
-def suggest(trial: optuna.Trial, space: SearchSpace, grid: bool) -> Candidate:
-    """The deployment this trial tries; only valid choices are ever offered."""
-    if grid:
-        by_key = {c.key: c for c in candidates(space)}
-        return by_key[str(trial.suggest_categorical("candidate", list(by_key)))]
-    instance = str(trial.suggest_categorical("instance_type", space.instances))
-    batches = space.batch_sizes
-    batch = (
-        batches[_index(trial, "batch_size_share", len(batches))] if len(batches) > 1 else batches[0]
-    )
-    cores = pipeline_choices(space, instance)
-    p = (
-        cores[_index(trial, "pipeline_cores_share", len(cores), log=True)]
-        if len(cores) > 1
-        else cores[0]
-    )
-    copies = copies_choices(space, instance, p)
-    c = copies[_index(trial, "copies_share", len(copies))] if len(copies) > 1 else copies[0]
-    return Candidate(instance, batch, p, c)
-
-
-def warm_start(space: SearchSpace, weights: int) -> list[dict[str, Any]]:
-    """AWS's pipeline heuristic (4 * round(weights / 2e7)) and data parallel, per inf1 size.
-
-    Both at the smallest batch and with as many copies as fit, as the AWS blog ran them.
-    """
-    heuristic = 4 * round(weights / 2e7)  # weights: parameters multiplied, tables aside
-    trials = []
-    for instance in space.instances:
-        cores = pipeline_choices(space, instance)
-        if len(cores) <= 1:
-            continue
-        for p in dict.fromkeys([1, heuristic]):
-            if p in cores:
-                trials.append(
-                    {
-                        "instance_type": instance,
-                        "batch_size_share": 0.0,
-                        "pipeline_cores_share": share_of(cores.index(p), len(cores), log=True),
-                        "copies_share": 1.0,
-                    }
-                )
-    return trials
 
 
 def bench_config(c: Candidate, space: SearchSpace, seed: int = 0) -> BenchConfig:
@@ -254,20 +142,16 @@ def _surplus(trial: optuna.Trial, wanted: int) -> bool:
 
     Workers sharing a study each check this when a trial starts: trials are ranked by number, so
     together they finish exactly ``wanted`` trials (a surplus trial is pruned, not run). While
-    the places left are held by running trials, it waits for them (a dead one is failed once its
-    heartbeat is stale, and its place freed) instead of pruning one trial after another.
+    the places left are held by running trials, it waits for them: each either finishes or, if
+    its process died, is failed once its heartbeat is stale (or, never having had one, once it
+    started more than the grace period ago) and retried, which frees its place.
     """
-    # A trial killed before its first heartbeat never turns stale in Optuna: wait a bounded
-    # time, then run this one rather than wait forever (a slow live trial may then overshoot).
-    deadline = time.monotonic() + GRACE_S + 2 * HEARTBEAT_S
     while True:
         done, running = _ahead(trial)
         if done + running < wanted:
             return False
         if done >= wanted or running == 0:
             return True
-        if time.monotonic() > deadline:
-            return False
         optuna.storages.fail_stale_trials(trial.study)
         time.sleep(HEARTBEAT_S)
 
@@ -304,11 +188,16 @@ class Objective:
         record = dataclasses.replace(
             previous, optuna_trial_id=trial._trial_id, trial_number=trial.number
         )
-        self.store.add(record)
         for name, value in violations(record, s.goals).items():
             trial.set_constraint(name, value)
         for key in ("throughput", "latency_p95_ms", "cost_per_1m_usd", "bottleneck"):
             trial.set_user_attr(key, getattr(record, key))
+        # Last, so that a process killed before its trial completes leaves at most this record,
+        # which the worker that fails the dead trial deletes.
+        if not self.store.add(record, while_running=True):
+            raise optuna.exceptions.UpdateFinishedTrialError(
+                f"trial {trial.number} was failed as dead by another worker (heartbeat late)"
+            )
         return values(record, s.goals)
 
     def _evaluate(self, c: Candidate) -> TrialRecord | str:
@@ -336,99 +225,6 @@ class StudyOutcome:
     n_complete: int
     n_failed: int
     best: tuple[TrialRecord, ...]
-
-
-def _identity(space: SearchSpace, goals: Goals) -> tuple[str, str]:
-    return (
-        json.dumps(space.model_dump(mode="json"), sort_keys=True),
-        json.dumps(dataclasses.asdict(goals), sort_keys=True),
-    )
-
-
-# Seconds between heartbeats, and of silence after which a running trial counts as dead.
-HEARTBEAT_S = int(os.environ.get("AUTOTUNE_HEARTBEAT_S", "5"))
-GRACE_S = int(os.environ.get("AUTOTUNE_GRACE_S", "20"))
-
-
-def rdb_storage(url: str, writer: bool = False) -> optuna.storages.RDBStorage:
-    """Optuna's storage on ``url``; SQLite waits for a busy database instead of failing.
-
-    A ``writer`` runs trials: each reports a heartbeat every few seconds, and one whose
-    process died (Ctrl-C, ``kill -9``, a lost machine) is failed by the next worker after the
-    grace period and enqueued again with the same parameters, never left running forever.
-    SQLite writers take the write lock at the start of every transaction.
-    """
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        kwargs = {"connect_args": {"timeout": 60}}
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    beat: dict[str, Any] = {}
-    if writer:
-        beat = {
-            "heartbeat_interval": HEARTBEAT_S,
-            "grace_period": GRACE_S,
-            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=3
-            ),
-        }
-    try:
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs, **beat)
-    except Exception as e:  # SQLAlchemy and Optuna raise many types for a bad database
-        raise InputError(
-            f"storage {url!r} cannot be opened as an Optuna database: {str(e).splitlines()[0]}"
-        ) from e
-    if writer and url.startswith("sqlite"):
-        serialize_sqlite(storage.engine)
-    return storage
-
-
-def load_goals(study: optuna.Study) -> tuple[SearchSpace, Goals]:
-    """The space and goals a study was created with."""
-    from autotune.study._space import parse_space
-
-    attrs = study.user_attrs
-    if _ATTR_SPACE not in attrs or _ATTR_GOALS not in attrs:
-        raise InputError(f"study {study.study_name!r} was not created by autotune")
-    space = parse_space(json.loads(attrs[_ATTR_SPACE]), f"study {study.study_name!r}")
-    return space, Goals(**json.loads(attrs[_ATTR_GOALS]))
-
-
-def open_study(settings: StudySettings) -> optuna.Study:
-    """Create the study, or continue it when the same space and goals were asked for."""
-    storage = rdb_storage(settings.storage, writer=True)
-    names = set(optuna.study.get_all_study_names(storage))
-    exists = settings.study_name in names
-    if settings.resume and not exists:
-        raise InputError(
-            f"--resume: no study named {settings.study_name!r} in "
-            f"{settings.storage}; studies there: {', '.join(sorted(names)) or 'none'}"
-        )
-    seed = None if settings.worker else settings.seed
-    sampler = make_sampler(settings.sampler, seed, settings.space, settings.n_jobs)
-    if exists:
-        study = optuna.load_study(study_name=settings.study_name, storage=storage, sampler=sampler)
-        if _identity(*load_goals(study)) != _identity(settings.space, settings.goals):
-            raise InputError(
-                f"study {settings.study_name!r} already exists with a different objective, "
-                "constraints or search space; choose another --study-name"
-            )
-        return study
-    study = optuna.create_study(
-        study_name=settings.study_name,
-        storage=storage,
-        sampler=sampler,
-        directions=settings.goals.directions,
-    )
-    space_json, goals_json = _identity(settings.space, settings.goals)
-    study.set_user_attr(_ATTR_SPACE, space_json)
-    study.set_user_attr(_ATTR_GOALS, goals_json)
-    study.set_user_attr("autotune_version", __version__)
-    study.set_user_attr(
-        "autotune_run",
-        {"trials": settings.trials, "sampler": settings.sampler, "seed": settings.seed},
-    )
-    study.set_user_attr("emulator_version", emulator_version())
-    return study
 
 
 def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -463,15 +259,16 @@ def outcome(study: optuna.Study, store: ResultStore, goals: Goals, url: str) -> 
     from autotune.study._objectives import best
 
     finished = _finished(study)
-    failed = sum(t.state == optuna.trial.TrialState.FAIL for t in finished)
+    complete = {t.number for t in finished if t.state == optuna.trial.TrialState.COMPLETE}
+    records = [r for r in store.records(study.study_name) if r.trial_number in complete]
     return StudyOutcome(
         study.study_name,
         url,
         goals,
         len(finished),
-        len(finished) - failed,
-        failed,
-        tuple(best(store.records(study.study_name), goals)),
+        len(complete),
+        len(finished) - len(complete),
+        tuple(best(records, goals)),
     )
 
 
@@ -496,30 +293,45 @@ def run_study(settings: StudySettings) -> StudyOutcome:
     study = open_study(settings)
     cache = CompileCache()
     done = _known(study, store)
+    if not study.trials and settings.sampler != "grid":
+        weights = _weights(source, settings.space, cache)
+        for params in warm_start(settings.space, weights):
+            study.enqueue_trial(params, skip_if_exists=True)
+
+    def enough(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
+        # Other workers may be adding trials to the same study.
+        if len(_finished(study)) >= settings.trials:
+            study.stop()
+
+    objective = Objective(settings, store, cache, done)
+    deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
+    while (remaining := _remaining(study, settings, done)) > 0:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            break
+        try:
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                callbacks=[enough],
+                timeout=left,
+                n_jobs=settings.n_jobs,
+                catch=(DeploymentError,),
+                show_progress_bar=settings.progress,
+            )
+            break
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # A slow trial of ours was taken for dead by another worker and retried there;
+            # its result here is dropped (it never got a record) and the study goes on.
+            continue
+    return outcome(study, store, settings.goals, settings.storage)
+
+
+def _remaining(study: optuna.Study, settings: StudySettings, done: dict[str, Any]) -> int:
     remaining = settings.trials - len(_finished(study))
     if settings.sampler == "grid":
         remaining = min(remaining, len(candidates(settings.space)) - len(done))
-    if remaining > 0:
-        if not study.trials and settings.sampler != "grid":
-            weights = _weights(source, settings.space, cache)
-            for params in warm_start(settings.space, weights):
-                study.enqueue_trial(params, skip_if_exists=True)
-
-        def enough(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
-            # Other workers may be adding trials to the same study.
-            if len(_finished(study)) >= settings.trials:
-                study.stop()
-
-        study.optimize(
-            Objective(settings, store, cache, done),
-            n_trials=remaining,
-            callbacks=[enough],
-            timeout=settings.timeout,
-            n_jobs=settings.n_jobs,
-            catch=(DeploymentError,),
-            show_progress_bar=settings.progress,
-        )
-    return outcome(study, store, settings.goals, settings.storage)
+    return remaining
 
 
 def _weights(source: Any, space: SearchSpace, cache: CompileCache) -> int:
@@ -539,17 +351,11 @@ def _weights(source: Any, space: SearchSpace, cache: CompileCache) -> int:
 
 
 __all__ = [
-    "SAMPLERS",
     "Objective",
     "StudyOutcome",
     "StudySettings",
-    "load_goals",
-    "make_sampler",
-    "open_study",
+    "bench_config",
     "outcome",
-    "rdb_storage",
     "run_study",
-    "suggest",
     "to_record",
-    "warm_start",
 ]

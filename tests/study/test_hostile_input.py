@@ -315,11 +315,6 @@ def test_hostile_input(db: Path, tmp_path: Path, argv: list[str], names: list[st
     assert not list(tmp_path.glob(".autotune-export-*"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="study/_database.py rdb_storage puts the raw URL (password included) and the "
-    "driver's exception class in its message; it is being edited by another engineer",
-)
 def test_unreachable_postgresql_listing_hides_the_password(tmp_path: Path) -> None:
     line = check_clean(run_cli(tmp_path, "studies", "--storage", PG), ["127.0.0.1:1"])
     assert "s3cret" not in line and "OperationalError" not in line

@@ -1,0 +1,174 @@
+"""The study's database: Optuna's storage with heartbeats, and opening a study by name.
+
+Every process that runs trials reports a heartbeat for its running trial. A trial whose heartbeat
+stopped (its process died: Ctrl-C, ``kill -9``, a lost machine) is failed by the next worker
+after the grace period, its record (if it got that far) is deleted, and the same deployment is
+enqueued again. No trial is left running forever.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import warnings
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import optuna
+import sqlalchemy as sa
+from optuna.storages._rdb import models
+
+from autotune import __version__
+from autotune.emulator import emulator_version
+from autotune.errors import InputError
+from autotune.study._objectives import Goals
+from autotune.study._search import make_sampler
+from autotune.study._space import SearchSpace
+from storage import ResultStore, input_error, serialize_sqlite
+
+if TYPE_CHECKING:
+    from autotune.study._runner import StudySettings
+
+_ATTR_SPACE, _ATTR_GOALS = "autotune_space", "autotune_goals"
+
+
+class _HeartbeatStorage(optuna.storages.RDBStorage):
+    """Optuna's RDB storage that also sees trials dead before their first heartbeat.
+
+    Optuna counts a running trial as stale only once it has a heartbeat. A process killed
+    between starting a trial and its first heartbeat (the sampler runs in between) would leave
+    that trial running forever; here it is stale once it started more than the grace period ago.
+    """
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        stale = super()._get_stale_trial_ids(study_id)
+        trials = models.TrialModel.__table__
+        beats = models.TrialHeartbeatModel.__table__
+        # Optuna stamps datetime_start with the local clock of the process that started it.
+        grace = self.grace_period or 2 * (self.heartbeat_interval or 0)
+        started_before = datetime.now() - timedelta(seconds=grace)
+        silent = (
+            sa.select(trials.c.trial_id)
+            .where(
+                trials.c.study_id == study_id,
+                trials.c.state == optuna.trial.TrialState.RUNNING.name,
+                trials.c.datetime_start < started_before,
+                ~sa.exists().where(beats.c.trial_id == trials.c.trial_id),
+            )
+            .order_by(trials.c.trial_id)
+        )
+        with self.engine.connect() as connection:
+            return stale + [row.trial_id for row in connection.execute(silent)]
+
+
+class _Reclaim:
+    """What happens to a trial failed as dead: its record goes, its deployment is tried again."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        # The process may have died after storing the record and before completing the trial.
+        store = ResultStore(self.url)
+        try:
+            store.delete_trial(trial._trial_id)
+        finally:
+            store.close()
+        if trial.params:
+            self.retry(study, trial)
+        elif fixed := trial.system_attrs.get("fixed_params"):  # died before its first suggest
+            study.enqueue_trial(fixed)
+
+
+def _identity(space: SearchSpace, goals: Goals) -> tuple[str, str]:
+    return (
+        json.dumps(space.model_dump(mode="json"), sort_keys=True),
+        json.dumps(dataclasses.asdict(goals), sort_keys=True),
+    )
+
+
+# Seconds between heartbeats, and of silence after which a running trial counts as dead.
+HEARTBEAT_S = int(os.environ.get("AUTOTUNE_HEARTBEAT_S", "5"))
+GRACE_S = int(os.environ.get("AUTOTUNE_GRACE_S", "20"))
+
+
+def rdb_storage(url: str, writer: bool = False) -> optuna.storages.RDBStorage:
+    """Optuna's storage on ``url``; SQLite waits for a busy database instead of failing.
+
+    A ``writer`` runs trials: each reports a heartbeat every few seconds, and one whose
+    process died (Ctrl-C, ``kill -9``, a lost machine) is failed by the next worker after the
+    grace period and enqueued again with the same parameters, never left running forever.
+    SQLite writers take the write lock at the start of every transaction.
+    """
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs = {"connect_args": {"timeout": 60}}
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    beat: dict[str, Any] = {}
+    if writer:
+        beat = {
+            "heartbeat_interval": HEARTBEAT_S,
+            "grace_period": GRACE_S,
+            "heartbeat_stale_trial_callback": _Reclaim(url),
+        }
+    try:
+        storage = _HeartbeatStorage(url, engine_kwargs=kwargs, **beat)
+    except Exception as e:  # SQLAlchemy and Optuna raise many types for a bad database
+        raise input_error(url, e) from e
+    if writer and url.startswith("sqlite"):
+        serialize_sqlite(storage.engine)
+    return storage
+
+
+def load_goals(study: optuna.Study) -> tuple[SearchSpace, Goals]:
+    """The space and goals a study was created with."""
+    from autotune.study._space import parse_space
+
+    attrs = study.user_attrs
+    if _ATTR_SPACE not in attrs or _ATTR_GOALS not in attrs:
+        raise InputError(f"study {study.study_name!r} was not created by autotune")
+    space = parse_space(json.loads(attrs[_ATTR_SPACE]), f"study {study.study_name!r}")
+    return space, Goals(**json.loads(attrs[_ATTR_GOALS]))
+
+
+def open_study(settings: StudySettings) -> optuna.Study:
+    """Create the study, or continue it when the same space and goals were asked for."""
+    storage = rdb_storage(settings.storage, writer=True)
+    names = set(optuna.study.get_all_study_names(storage))
+    exists = settings.study_name in names
+    if settings.resume and not exists:
+        raise InputError(
+            f"--resume: no study named {settings.study_name!r} in "
+            f"{settings.storage}; studies there: {', '.join(sorted(names)) or 'none'}"
+        )
+    seed = None if settings.worker else settings.seed
+    sampler = make_sampler(settings.sampler, seed, settings.space, settings.n_jobs)
+    if exists:
+        study = optuna.load_study(study_name=settings.study_name, storage=storage, sampler=sampler)
+        if _identity(*load_goals(study)) != _identity(settings.space, settings.goals):
+            raise InputError(
+                f"study {settings.study_name!r} already exists with a different objective, "
+                "constraints or search space; choose another --study-name"
+            )
+        return study
+    study = optuna.create_study(
+        study_name=settings.study_name,
+        storage=storage,
+        sampler=sampler,
+        directions=settings.goals.directions,
+    )
+    space_json, goals_json = _identity(settings.space, settings.goals)
+    study.set_user_attr(_ATTR_SPACE, space_json)
+    study.set_user_attr(_ATTR_GOALS, goals_json)
+    study.set_user_attr("autotune_version", __version__)
+    study.set_user_attr(
+        "autotune_run",
+        {"trials": settings.trials, "sampler": settings.sampler, "seed": settings.seed},
+    )
+    study.set_user_attr("emulator_version", emulator_version())
+    return study
+
+
+__all__ = ["GRACE_S", "HEARTBEAT_S", "load_goals", "open_study", "rdb_storage"]
