@@ -16,7 +16,8 @@ from storage import ResultStore
 from tests.storage.conftest import db_url, postgres_admin  # noqa: F401  (fixtures)
 from tests.study.helpers import MINILM
 
-# Three instance sizes and four batches: enough candidates that workers rarely collide.
+# Three instance sizes and four batches: enough candidates (588) that workers rarely collide,
+# and few pipeline-core counts, so only 12 plans are compiled.
 SPACE = [
     "--model",
     MINILM,
@@ -24,6 +25,8 @@ SPACE = [
     "32",
     "--batch-sizes",
     "1,2,4,8",
+    "--pipeline-cores",
+    "1,2,4",
     "--instances",
     "inf1.xlarge,inf1.6xlarge,inf1.24xlarge",
 ]
