@@ -27,6 +27,10 @@ from storage._schema import current_revision, head_revision, upgrade
 _OPTUNA_TRIALS = table("trials", column("trial_id"), column("state"))
 
 
+class SchemaRevisionError(InputError):
+    """The database's autotune tables are at another schema revision than this autotune's."""
+
+
 def default_storage_url(directory: Path | None = None) -> str:
     """The SQLite URL of ``autotune.db`` in ``directory`` (the working directory by default)."""
     path = ((directory or Path.cwd()) / "autotune.db").absolute()
@@ -74,16 +78,20 @@ class ResultStore:
     def _check_revision(self, revision: str | None) -> None:
         head = head_revision()
         if revision is None:
-            problem = "holds no autotune results (open it writable once to create the tables)"
-        elif revision != head:
-            problem = f"is at autotune schema revision {revision}, this autotune reads {head}" + (
-                "; `autotune study --resume` or `autotune worker` on it upgrades it"
-                if revision < head
-                else "; use the newer autotune that wrote it"
+            raise InputError(
+                f"result database {describe(self.url)}: holds no autotune results "
+                "(open it writable once to create the tables)"
             )
-        else:
-            return
-        raise InputError(f"result database {describe(self.url)}: {problem}")
+        if revision != head:
+            remedy = (
+                "`autotune study --resume` or `autotune worker` on it upgrades it"
+                if revision < head
+                else "use the newer autotune that wrote it"
+            )
+            raise SchemaRevisionError(
+                f"result database {describe(self.url)}: is at autotune schema revision "
+                f"{revision}, this autotune reads {head}; {remedy}"
+            )
 
     def close(self) -> None:
         """Close the pooled connections; a store used again afterwards opens new ones."""

@@ -241,12 +241,15 @@ def _report(result: Any, as_json: bool) -> None:
 def studies(storage: Storage = None, as_json: AsJson = False) -> None:
     """List the studies in a storage with their objective, trial counts and best result."""
     from autotune.study._queries import open_existing, study_names
+    from storage import SchemaRevisionError
 
     url = _url(storage)
     rows: list[dict[str, Any]] = []
     for name in study_names(url):
         try:
             opened = open_existing(url, name)
+        except SchemaRevisionError:
+            raise
         except InputError:  # a study of another Optuna tool sharing the database
             rows.append(
                 {
@@ -329,7 +332,7 @@ def trials(
     if sort not in _SORTS:
         raise choice_error("sort key", sort, list(_SORTS))
     opened = open_existing(_url(storage), study_name)
-    records = sorted(opened.store.records(study_name), key=_SORTS[sort])[:limit]
+    records = sorted(opened.records(), key=_SORTS[sort])[:limit]
     failures = opened.failures()
     if as_json:
         emit(
@@ -369,7 +372,7 @@ def best_cmd(
         raise choice_error("objective", objective, list(OBJECTIVES))
     opened = open_existing(_url(storage), study_name)
     result = opened.outcome()
-    found = best(opened.store.records(study_name), opened.goals, objective)
+    found = best(opened.records(), opened.goals, objective)
     goals = dataclasses.replace(opened.goals, objective=objective or opened.goals.objective)
     _report(dataclasses.replace(result, best=tuple(found), goals=goals), as_json)
 

@@ -25,6 +25,16 @@ class OpenStudy:
     def outcome(self) -> StudyOutcome:
         return outcome(self.study, self.store, self.goals, self.url)
 
+    def records(self) -> list[TrialRecord]:
+        """The records of the completed trials (a trial that died may have left one behind)."""
+        complete = {
+            t.number
+            for t in self.study.get_trials(
+                deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+            )
+        }
+        return [r for r in self.store.records(self.study.study_name) if r.trial_number in complete]
+
     def failures(self) -> list[tuple[int, str]]:
         """Trials that could not deploy, with the reason."""
         return [
@@ -53,7 +63,7 @@ def open_existing(url: str, name: str, read_only: bool = True) -> OpenStudy:
 
 def pick(opened: OpenStudy, trial: int | None, objective: str | None) -> TrialRecord:
     """The record to export: trial ``trial``, or the best for ``objective`` (default: study's)."""
-    records = opened.store.records(opened.study.study_name)
+    records = opened.records()
     if not records:
         raise InputError(f"study {opened.study.study_name!r} has no completed trial to export")
     if trial is not None:

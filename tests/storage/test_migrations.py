@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -23,6 +24,7 @@ from storage import ResultStore, TrialRecord
 from storage._engine import open_engine
 from storage._models import row_values
 from storage._schema import _ALEMBIC_LOCK, _config, current_revision, head_revision
+from tests.study.helpers import run_cli
 
 MakeRecord = Callable[..., TrialRecord]
 
@@ -165,6 +167,20 @@ def test_read_only_open_of_a_0001_database_refuses_and_changes_nothing(
 
     assert _revision(db_url) == "0001"
     assert _rows(db_url) == rows_before  # and still without the 0002 column
+
+
+def test_listing_an_old_database_says_how_to_upgrade_it(
+    tmp_path: Path, make_record: MakeRecord
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    _build_0001(url, make_record)
+    rows_before = _rows(url)
+    for args in (["studies"], ["trials", "--study-name", "s"]):
+        run = run_cli(tmp_path, *args, "--storage", url)
+        assert run.code == 2
+        (line,) = run.err.strip().splitlines()
+        assert "revision 0001" in line and "autotune study --resume" in line
+    assert _rows(url) == rows_before
 
 
 def test_downgrade_to_0001_keeps_every_row(db_url: str, make_record: MakeRecord) -> None:
