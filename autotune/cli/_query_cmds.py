@@ -1,0 +1,219 @@
+"""Reading studies back: ``autotune studies``, ``trials``, ``best`` and ``export``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from autotune._format import table
+from autotune.cli._app import AsJson, app, emit
+from autotune.cli._results import (
+    Storage,
+    StudyName,
+    record_row,
+    records_table,
+    report,
+    url_of,
+)
+from autotune.errors import InputError
+
+
+@app.command()
+def studies(storage: Storage = None, as_json: AsJson = False) -> None:
+    """List the studies in a storage with their objective, trial counts and best result."""
+    from autotune.study._queries import open_existing, study_names
+    from storage import SchemaRevisionError
+
+    url = url_of(storage)
+    rows: list[dict[str, Any]] = []
+    for name in study_names(url):
+        try:
+            opened = open_existing(url, name)
+        except SchemaRevisionError:
+            raise
+        except InputError:  # a study of another Optuna tool sharing the database
+            rows.append(
+                {
+                    "study_name": name,
+                    "objective": "(not an autotune study)",
+                    "n_trials": None,
+                    "n_failed": None,
+                    "best": None,
+                }
+            )
+            continue
+        result = opened.outcome()
+        top = result.best[0] if result.best else None
+        rows.append(
+            {
+                "study_name": name,
+                "objective": result.goals.objective,
+                "max_p95_ms": result.goals.max_p95_ms,
+                "min_throughput": result.goals.min_throughput,
+                "target_qps": result.goals.target_qps,
+                "n_trials": result.n_trials,
+                "n_failed": result.n_failed,
+                "best": record_row(top) if top else None,
+            }
+        )
+    if as_json:
+        emit({"storage": url, "studies": rows})
+        return
+    if not rows:
+        typer.echo(f"no studies in {url}")
+        return
+    typer.echo(
+        table(
+            ["study", "objective", "trials", "failed", "best trial", "instance", "p95 ms", "$/1M"],
+            [
+                [
+                    r["study_name"],
+                    r["objective"],
+                    r["n_trials"],
+                    r["n_failed"],
+                    *(
+                        (
+                            r["best"]["trial_number"],
+                            r["best"]["instance_type"],
+                            f"{r['best']['latency_ms']['p95']:.2f}",
+                            f"{r['best']['cost_per_1m_usd']:.4f}",
+                        )
+                        if r["best"]
+                        else ("-", "-", "-", "-")
+                    ),
+                ]
+                for r in rows
+            ],
+        )
+    )
+
+
+_SORTS = {
+    "number": lambda r: r.trial_number,
+    "p95": lambda r: r.latency_p95_ms,
+    "throughput": lambda r: -r.throughput,
+    "cost": lambda r: r.cost_per_1m_usd,
+}
+
+
+@app.command()
+def trials(
+    study_name: StudyName,
+    storage: Storage = None,
+    sort: Annotated[str, typer.Option(help="number, p95, throughput or cost.")] = "number",
+    limit: Annotated[int | None, typer.Option(help="Show only the first N.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """List a study's completed trials (sortable) and the configs that could not deploy."""
+    from autotune.errors import choice_error
+    from autotune.study._queries import open_existing
+
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit {limit} must be at least 1")
+    if sort not in _SORTS:
+        raise choice_error("sort key", sort, list(_SORTS))
+    opened = open_existing(url_of(storage), study_name)
+    records = sorted(opened.records(), key=_SORTS[sort])[:limit]
+    failures = opened.failures()
+    if as_json:
+        emit(
+            {
+                "study_name": study_name,
+                "trials": [record_row(r) for r in records],
+                "failed": [{"trial_number": n, "reason": why} for n, why in failures],
+            }
+        )
+        return
+    typer.echo(records_table(records) if records else "no completed trials")
+    for number, why in failures:
+        typer.echo(f"trial {number} could not deploy: {why}")
+
+
+@app.command("best")
+def best_cmd(
+    study_name: StudyName,
+    storage: Storage = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            help="min-latency, max-throughput, min-cost or pareto [default: the study's]."
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """The recommendation of a study (or the best by another objective)."""
+    import dataclasses
+
+    from autotune.study import OBJECTIVES, best
+    from autotune.study._queries import open_existing
+
+    if objective is not None and objective not in OBJECTIVES:
+        from autotune.errors import choice_error
+
+        raise choice_error("objective", objective, list(OBJECTIVES))
+    opened = open_existing(url_of(storage), study_name)
+    result = opened.outcome()
+    found = best(opened.records(), opened.goals, objective)
+    goals = dataclasses.replace(opened.goals, objective=objective or opened.goals.objective)
+    report(dataclasses.replace(result, best=tuple(found), goals=goals), as_json)
+
+
+@app.command()
+def export(
+    study_name: StudyName,
+    storage: Storage = None,
+    trial: Annotated[int | None, typer.Option(help="Export this trial.")] = None,
+    pick: Annotated[
+        str | None,
+        typer.Option(
+            help="min-latency, max-throughput or min-cost [default: the study's objective]."
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="yaml, json, env or script.")] = "yaml",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write.")] = None,
+) -> None:
+    """Write the deployment of a trial: instance, compiler args, groups, expected metrics."""
+    from autotune.study._export import FORMATS, render, spec_from_record
+    from autotune.study._queries import open_existing
+    from autotune.study._queries import pick as pick_record
+
+    if trial is not None and pick is not None:
+        raise InputError("give either --trial or --pick, not both")
+    if fmt not in FORMATS:
+        from autotune.errors import choice_error
+
+        raise choice_error("export format", fmt, FORMATS)
+    opened = open_existing(url_of(storage), study_name)
+    text = render(spec_from_record(pick_record(opened, trial, pick), study_name), fmt)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    _write_file(output, text, executable=fmt == "script")
+    typer.echo(f"wrote {output}", err=True)
+
+
+def _write_file(path: Path, text: str, executable: bool) -> None:
+    """Write atomically, so a failed export never leaves half a file."""
+    tmp: str | None = None
+    try:
+        if path.is_dir():
+            raise InputError(f"export path {str(path)!r} is a directory; give a file name")
+        if path.exists() and not path.is_file():
+            # A device or pipe (/dev/stdout): write into it; renaming over it would replace it.
+            with path.open("w") as f:
+                f.write(text)
+            return
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".autotune-export-")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o755 if executable else 0o644)
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"export path {str(path)!r} is not writable: {e.strerror}") from e
