@@ -79,9 +79,12 @@ def load_study(url: str, name: str) -> LoadedStudy:
     unfinished = storage.get_all_trials(
         storage.get_study_id_from_name(name), deepcopy=False, states=(state.FAIL, state.RUNNING)
     )
+    # A trial that died after storing its record keeps it until it is failed as dead; it is
+    # not a result.
+    pending = {t.number for t in unfinished}
     return LoadedStudy(
         OpenStudy(study, store, space, goals, url),
-        records,
+        tuple(r for r in records if r.trial_number not in pending),
         sum(t.state == state.FAIL and "error" in t.user_attrs for t in unfinished),
         sum(t.state == state.RUNNING for t in unfinished),
     )
