@@ -67,7 +67,9 @@ class _Reclaim:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self.retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         # The process may have died after storing the record and before completing the trial.

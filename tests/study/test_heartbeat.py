@@ -10,10 +10,14 @@ import dataclasses
 import time
 
 import optuna
+import pytest
 
 from autotune.study._database import _HeartbeatStorage, _Reclaim
 from storage import ResultStore, TrialRecord
 from tests.storage.conftest import _RECORD, db_url, postgres_admin  # noqa: F401  (fixtures)
+
+# fail_stale_trials and the retry callback are "experimental" in Optuna since 2.8.
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 
 RUNNING, FAIL, WAITING = (
     optuna.trial.TrialState.RUNNING,
