@@ -50,9 +50,13 @@ def main() -> None:
         typer.echo(f"error: {message}{given}", err=True)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
-        typer.echo("interrupted; finished trials are kept", err=True)
-        sys.exit(130)
+        code = _INTERRUPTED
     except AutotuneError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
+    if code == _INTERRUPTED:  # Typer turns Ctrl-C into this exit code, silently
+        typer.echo("interrupted; finished trials are kept", err=True)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+_INTERRUPTED = 130  # 128 + SIGINT, as shells report it

@@ -93,6 +93,38 @@ def test_kill_9_then_resume_keeps_every_trial(tmp_path: Path) -> None:
     assert after["COMPLETE"] >= before["COMPLETE"]
 
 
+def test_ctrl_c_then_resume_keeps_every_trial(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    command = _autotune(
+        "study", *SPACE, "--trials", "100", "--study-name", "c", "--storage", url, "--json"
+    )
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _states_or_none(url, "c")["COMPLETE"] < 8:
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.decode().strip().splitlines() == ["interrupted; finished trials are kept"]
+    before = _states(url, "c")
+    assert before["RUNNING"] == 0  # the interrupted trial is failed at once, not left running
+    assert 8 <= before["COMPLETE"] < 100
+    done = subprocess.run(
+        command, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert _check_consistent(url, "c") == 100
+
+
+def _states_or_none(url: str, name: str) -> Counter[str]:
+    try:
+        return _states(url, name)
+    except Exception:  # the study does not exist yet
+        return Counter()
+
+
 def _workers(tmp_path: Path, url: str, count: int, total: int) -> None:
     first = subprocess.run(
         _autotune(
