@@ -61,61 +61,31 @@ def _check_consistent(url: str, name: str) -> int:
     return len(completed)
 
 
-def test_kill_9_then_resume_keeps_every_trial(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'k.db'}"
+def _interrupt(tmp_path: Path, url: str, trials: int, after: int, sig: int) -> list[str]:
+    """Start a study, send ``sig`` once ``after`` trials completed; the command to resume it."""
     command = _autotune(
-        "study", *SPACE, "--trials", "60", "--study-name", "k", "--storage", url, "--json"
+        "study", *SPACE, "--trials", str(trials), "--study-name", "s", "--storage", url, "--json"
     )
     proc = subprocess.Popen(
         command, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        try:
-            if _states(url, "k")["COMPLETE"] >= 20:
-                break
-        except Exception:  # the study may not exist yet
-            continue
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    before = _states(url, "k")
-    assert 20 <= before["COMPLETE"] < 60
-    time.sleep(6)  # past the grace period: the killed trial is now stale
+    while time.monotonic() < deadline and _states_or_none(url, "s")["COMPLETE"] < after:
+        time.sleep(0.3)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+        assert err.decode().strip().splitlines() == ["interrupted; finished trials are kept"]
+    return command
+
+
+def _resume(tmp_path: Path, command: list[str]) -> None:
     done = subprocess.run(
         command, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    assert _check_consistent(url, "k") == 60
-    after = _states(url, "k")
-    assert after["COMPLETE"] == 60
-    assert after["COMPLETE"] >= before["COMPLETE"]
-
-
-def test_ctrl_c_then_resume_keeps_every_trial(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'c.db'}"
-    command = _autotune(
-        "study", *SPACE, "--trials", "100", "--study-name", "c", "--storage", url, "--json"
-    )
-    proc = subprocess.Popen(
-        command, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _states_or_none(url, "c")["COMPLETE"] < 8:
-        time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert err.decode().strip().splitlines() == ["interrupted; finished trials are kept"]
-    before = _states(url, "c")
-    assert before["RUNNING"] == 0  # the interrupted trial is failed at once, not left running
-    assert 8 <= before["COMPLETE"] < 100
-    done = subprocess.run(
-        command, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    assert _check_consistent(url, "c") == 100
 
 
 def _states_or_none(url: str, name: str) -> Counter[str]:
@@ -123,6 +93,26 @@ def _states_or_none(url: str, name: str) -> Counter[str]:
         return _states(url, name)
     except Exception:  # the study does not exist yet
         return Counter()
+
+
+def test_kill_9_then_resume_keeps_every_trial(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    command = _interrupt(tmp_path, url, trials=60, after=20, sig=signal.SIGKILL)
+    before = _states(url, "s")
+    assert 20 <= before["COMPLETE"] < 60
+    time.sleep(6)  # past the grace period: the killed trial is now stale
+    _resume(tmp_path, command)
+    assert _check_consistent(url, "s") == 60
+
+
+def test_ctrl_c_then_resume_keeps_every_trial(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    command = _interrupt(tmp_path, url, trials=100, after=8, sig=signal.SIGINT)
+    before = _states(url, "s")
+    assert before["RUNNING"] == 0  # the interrupted trial is failed at once, not left running
+    assert 8 <= before["COMPLETE"] < 100
+    _resume(tmp_path, command)  # at once: nothing to wait for
+    assert _check_consistent(url, "s") == 100
 
 
 def _workers(tmp_path: Path, url: str, count: int, total: int) -> None:

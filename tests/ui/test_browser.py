@@ -8,6 +8,7 @@ of every page visited are left in the test's ``tmp_path``.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -169,6 +170,11 @@ def test_pareto_trial_and_export_in_a_real_browser(
     exported = records[2]
     _go_to(page, "Export", f"Export: {STUDY}")
     _select(page, "trial to export", str(exported.trial_number))
+    # The buttons serve what the last finished run rendered: wait until that run is the one for
+    # the chosen trial (its YAML is shown below the buttons).
+    page.locator('[data-testid="stCode"]').filter(
+        has_text=re.compile(rf"\btrial: {exported.trial_number}(\s|$)")
+    ).wait_for()
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download yaml").click()
     download = download_info.value
