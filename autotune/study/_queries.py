@@ -9,7 +9,7 @@ import optuna
 from autotune.errors import InputError, choice_error
 from autotune.study._database import load_goals, rdb_storage
 from autotune.study._objectives import PICKS, Goals, best
-from autotune.study._runner import StudyOutcome, outcome
+from autotune.study._runner import StudyOutcome, completed_records, outcome
 from autotune.study._space import SearchSpace
 from storage import ResultStore, TrialRecord
 
@@ -26,14 +26,9 @@ class OpenStudy:
         return outcome(self.study, self.store, self.goals, self.url)
 
     def records(self) -> list[TrialRecord]:
-        """The records of the completed trials (a trial that died may have left one behind)."""
-        complete = {
-            t.number
-            for t in self.study.get_trials(
-                deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
-            )
-        }
-        return [r for r in self.store.records(self.study.study_name) if r.trial_number in complete]
+        """The records of the completed trials."""
+        complete = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        return completed_records(self.store, self.study.study_name, complete)
 
     def failures(self) -> list[tuple[int, str]]:
         """Trials that could not deploy, with the reason."""

@@ -259,17 +259,25 @@ def outcome(study: optuna.Study, store: ResultStore, goals: Goals, url: str) -> 
     from autotune.study._objectives import best
 
     finished = _finished(study)
-    complete = {t.number for t in finished if t.state == optuna.trial.TrialState.COMPLETE}
-    records = [r for r in store.records(study.study_name) if r.trial_number in complete]
+    n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in finished)
+    records = completed_records(store, study.study_name, finished)
     return StudyOutcome(
         study.study_name,
         url,
         goals,
         len(finished),
-        len(complete),
-        len(finished) - len(complete),
+        n_complete,
+        len(finished) - n_complete,
         tuple(best(records, goals)),
     )
+
+
+def completed_records(
+    store: ResultStore, study_name: str, trials: list[optuna.trial.FrozenTrial]
+) -> list[TrialRecord]:
+    """The records of those ``trials`` that completed (one that died may have left a record)."""
+    complete = {t.number for t in trials if t.state == optuna.trial.TrialState.COMPLETE}
+    return [r for r in store.records(study_name) if r.trial_number in complete]
 
 
 def run_study(settings: StudySettings) -> StudyOutcome:
@@ -355,6 +363,7 @@ __all__ = [
     "StudyOutcome",
     "StudySettings",
     "bench_config",
+    "completed_records",
     "outcome",
     "run_study",
     "to_record",

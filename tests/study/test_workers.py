@@ -115,7 +115,10 @@ def test_ctrl_c_then_resume_keeps_every_trial(tmp_path: Path) -> None:
     assert _check_consistent(url, "s") == 100
 
 
-def _workers(tmp_path: Path, url: str, count: int, total: int) -> None:
+def _start_workers(
+    tmp_path: Path, url: str, count: int, total: int, grace: int
+) -> list[subprocess.Popen[str]]:
+    """A study of 2 trials, then ``count`` worker processes taking it to ``total``."""
     first = subprocess.run(
         _autotune(
             "study", *SPACE, "--trials", "2", "--study-name", "w", "--storage", url, "--json"
@@ -126,30 +129,33 @@ def _workers(tmp_path: Path, url: str, count: int, total: int) -> None:
         text=True,
     )
     assert first.returncode == 0, first.stderr
-    procs = [
+    return [
         subprocess.Popen(
             _autotune(
                 "worker", "--study-name", "w", "--storage", url, "--trials", str(total), "--json"
             ),
             cwd=tmp_path,
-            env=_env(tmp_path, grace=30),
+            env=_env(tmp_path, grace=grace),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(count)
     ]
+
+
+def _finish(procs: list[subprocess.Popen[str]]) -> None:
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
         assert "database is locked" not in err and "Traceback" not in err
-    done = _check_consistent(url, "w")
-    assert done == total  # exactly: a trial started beyond the total is pruned, not run
 
 
 def test_workers_share_one_study(tmp_path: Path, db_url: str) -> None:  # noqa: F811
     """Four worker processes on SQLite (WAL, busy timeout) and on PostgreSQL."""
-    _workers(tmp_path, db_url, count=4, total=24)
+    _finish(_start_workers(tmp_path, db_url, count=4, total=24, grace=30))
+    # Exactly: a trial started beyond the total is pruned, not run.
+    assert _check_consistent(db_url, "w") == 24
 
 
 def test_a_worker_killed_halfway_does_not_stop_the_study(
@@ -157,35 +163,11 @@ def test_a_worker_killed_halfway_does_not_stop_the_study(
     db_url: str,  # noqa: F811
 ) -> None:
     """One of three workers killed with kill -9, on SQLite and on PostgreSQL."""
-    url = db_url
-    first = subprocess.run(
-        _autotune(
-            "study", *SPACE, "--trials", "2", "--study-name", "w", "--storage", url, "--json"
-        ),
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-    )
-    assert first.returncode == 0, first.stderr
-    procs = [
-        subprocess.Popen(
-            _autotune("worker", "--study-name", "w", "--storage", url, "--trials", "30", "--json"),
-            cwd=tmp_path,
-            env=_env(tmp_path, grace=5),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
+    procs = _start_workers(tmp_path, db_url, count=3, total=30, grace=5)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _states(url, "w")["COMPLETE"] < 12:
+    while time.monotonic() < deadline and _states(db_url, "w")["COMPLETE"] < 12:
         time.sleep(0.3)
     procs[0].send_signal(signal.SIGKILL)
     procs[0].wait()
-    for p in procs[1:]:
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err
-        assert "Traceback" not in err
-    assert _check_consistent(url, "w") == 30
+    _finish(procs[1:])
+    assert _check_consistent(db_url, "w") == 30
