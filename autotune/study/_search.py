@@ -2,17 +2,21 @@
 
 Each trial suggests an instance, a batch size, then (define-by-run) only pipeline-core counts and
 copy counts that fit that instance, so no trial is spent on an impossible deployment. Batch,
-pipeline cores and copies are drawn as shares of what the instance offers (see ``_index``), so
+pipeline cores and copies are drawn as shares of what the instance offers (see ``_pick``), so
 what the sampler learns on one instance carries over to the others.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
+from optuna.trial import FrozenTrial, TrialState
 
 from autotune.errors import choice_error
 from autotune.study._space import (
@@ -37,7 +41,8 @@ def make_sampler(
         # the median trials to the optimum rose from 38 to 60 (min-latency) and 55 to 63
         # (min-cost) in benchmarks/bench_search.py.
         warnings.filterwarnings("ignore", message=".*consider_endpoints", category=FutureWarning)
-        return optuna.samplers.TPESampler(
+        return NoRepeatTPESampler(
+            space,
             seed=seed,
             multivariate=True,
             group=True,
@@ -59,25 +64,48 @@ def make_sampler(
     raise choice_error("sampler", name, SAMPLERS)
 
 
-def _index(trial: optuna.Trial, name: str, size: int, log: bool = False) -> int:
-    """An index into ``size`` ordered choices from one shared float in [0, 1].
+def _pick(share: float, size: int, log: bool = False) -> int:
+    """An index into ``size`` ordered choices from a share in [0, 1].
 
-    Shared across instances, the float keeps its meaning ("smallest", "largest", "a quarter of
+    Shared across instances, the share keeps its meaning ("smallest", "largest", "a quarter of
     the way") whatever the instance offers, so what the sampler learns on one instance carries
     over to the others. ``log`` spreads the choices geometrically (1, 2, 4, ... cores).
     """
-    u = trial.suggest_float(name, 0.0, 1.0)
-    position = math.exp(u * math.log(size + 1)) - 1 if log else u * size
+    position = math.exp(share * math.log(size + 1)) - 1 if log else share * size
     return min(size - 1, int(position))
 
 
 def share_of(index: int, size: int, log: bool = False) -> float:
-    """The float ``_index`` maps to ``index`` (for enqueued trials)."""
-    if size <= 1:
-        return 0.0
+    """A share ``_pick`` maps to ``index`` (the middle of its interval)."""
     if log:
         return math.log(index + 1.5) / math.log(size + 1)
     return (index + 0.5) / size
+
+
+_SHARES = (  # dimension, parameter name, log-spaced
+    ("batch_size", "batch_size_share", False),
+    ("pipeline_cores", "pipeline_cores_share", True),
+    ("copies", "copies_share", False),
+)
+
+
+def _choices(space: SearchSpace, instance: str, dimension: str, pipeline_cores: int) -> list[int]:
+    if dimension == "batch_size":
+        return list(space.batch_sizes)
+    if dimension == "pipeline_cores":
+        return pipeline_choices(space, instance)
+    return copies_choices(space, instance, pipeline_cores)
+
+
+def _deployment(space: SearchSpace, instance: str, share: Callable[[str], float]) -> Candidate:
+    """The deployment on ``instance`` that the named shares pick (asked only when needed)."""
+    chosen = {"pipeline_cores": 1}
+    for dimension, name, log in _SHARES:
+        options = _choices(space, instance, dimension, chosen["pipeline_cores"])
+        chosen[dimension] = (
+            options[_pick(share(name), len(options), log)] if len(options) > 1 else options[0]
+        )
+    return Candidate(instance, chosen["batch_size"], chosen["pipeline_cores"], chosen["copies"])
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace, grid: bool) -> Candidate:
@@ -86,25 +114,171 @@ def suggest(trial: optuna.Trial, space: SearchSpace, grid: bool) -> Candidate:
         by_key = {c.key: c for c in candidates(space)}
         return by_key[str(trial.suggest_categorical("candidate", list(by_key)))]
     instance = str(trial.suggest_categorical("instance_type", space.instances))
-    batches = space.batch_sizes
-    batch = (
-        batches[_index(trial, "batch_size_share", len(batches))] if len(batches) > 1 else batches[0]
+    return _deployment(space, instance, lambda name: trial.suggest_float(name, 0.0, 1.0))
+
+
+def decode(params: Mapping[str, Any], space: SearchSpace) -> Candidate | None:
+    """The deployment ``suggest`` makes of these parameters (None if they do not name one)."""
+    if params.get("instance_type") not in space.instances:
+        return None
+    try:
+        return _deployment(space, params["instance_type"], lambda name: float(params[name]))
+    except KeyError:
+        return None
+
+
+def encode(candidate: Candidate, space: SearchSpace) -> dict[str, Any]:
+    """Parameters that ``suggest`` maps to ``candidate`` (for enqueued and proposed trials)."""
+    params: dict[str, Any] = {"instance_type": candidate.instance_type}
+    for dimension, name, log in _SHARES:
+        options = _choices(space, candidate.instance_type, dimension, candidate.pipeline_cores)
+        if len(options) > 1:
+            params[name] = share_of(options.index(getattr(candidate, dimension)), len(options), log)
+    return params
+
+
+def _at_most(options: Sequence[int], value: int) -> int | None:
+    """The largest option not above ``value`` (else the smallest); None if there is none."""
+    return max([n for n in options if n <= value] or options[:1], default=None)
+
+
+def _fitted(
+    space: SearchSpace, instance: str, batch: int, cores: int, copies: int
+) -> Candidate | None:
+    """The deployment closest to (cores, copies) from below that ``instance`` allows."""
+    p = _at_most(pipeline_choices(space, instance), cores)
+    c = None if p is None else _at_most(copies_choices(space, instance, p), copies)
+    return None if p is None or c is None else Candidate(instance, batch, p, c)
+
+
+_KEYWORD = {"batch_size": "batch", "pipeline_cores": "cores", "copies": "copies"}
+
+
+def neighbours(candidate: Candidate, space: SearchSpace) -> list[Candidate]:
+    """Deployments one step away: the next batch size, pipeline-core count or copy count up or
+    down, or the same deployment on another instance type (as close as that instance allows)."""
+    c = candidate
+    steps: list[Candidate | None] = []
+    for dimension, _, _ in _SHARES:
+        options = _choices(space, c.instance_type, dimension, c.pipeline_cores)
+        i = options.index(getattr(c, dimension))
+        for value in options[max(0, i - 1) : i] + options[i + 1 : i + 2]:
+            moved = {"batch": c.batch_size, "cores": c.pipeline_cores, "copies": c.copies}
+            moved[_KEYWORD[dimension]] = value
+            steps.append(_fitted(space, c.instance_type, **moved))
+    for instance in space.instances:
+        if instance != c.instance_type:
+            steps.append(_fitted(space, instance, c.batch_size, c.pipeline_cores, c.copies))
+    return [n for n in dict.fromkeys(steps) if n is not None and n != c]
+
+
+class NoRepeatTPESampler(optuna.samplers.TPESampler):
+    """Optuna's TPE, except that no trial goes to a deployment the study has already tried.
+
+    When TPE's proposal repeats a tried deployment (its result is known, so the trial would
+    teach nothing), the trial goes instead to an untried neighbour (see ``neighbours``) of the
+    best results so far: the feasible ones first, then by objective, the Pareto front first
+    when there are several objectives. Without this, TPE kept re-proposing a good deployment
+    it had found (g4dn.xlarge at batch 1 in the default space) for dozens of trials.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int | None = None, **tpe: Any) -> None:
+        super().__init__(seed=seed, **tpe)
+        self._space = space
+        self._choice = random.Random(seed)
+
+    def reseed_rng(self) -> None:
+        super().reseed_rng()
+        self._choice = random.Random()
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        inferred = super().infer_relative_search_space(study, trial)
+        if not inferred:  # the random start-up
+            return inferred
+        # Every parameter a deployment may need, so that a whole proposal is known (and checked
+        # for repeats) before the trial suggests anything.
+        every: dict[str, BaseDistribution] = {
+            name: FloatDistribution(0.0, 1.0) for _, name, _ in _SHARES
+        }
+        if len(self._space.instances) > 1:
+            every["instance_type"] = CategoricalDistribution(self._space.instances)
+        return every | inferred
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        params = super().sample_relative(study, trial, search_space)
+        if not params:  # the random start-up
+            return params
+        # TPE leaves out parameters no finished trial has had together with the others; those
+        # are drawn uniformly here, as they would be independently.
+        if "instance_type" not in params:
+            params["instance_type"] = self._choice.choice(self._space.instances)
+
+        def share(name: str) -> float:
+            if name not in params:
+                params[name] = self._choice.random()
+            return float(params[name])
+
+        proposal = _deployment(self._space, params["instance_type"], share)
+        others = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.number != trial.number and t.state != TrialState.WAITING
+        ]
+        tried = {decode(t.params, self._space) for t in others}
+        if proposal not in tried:
+            return {name: v for name, v in params.items() if name in search_space}
+        front, rest = _best_first(others, study.directions)
+        self._choice.shuffle(front)  # spread over the front, not only its first point
+        for best in front + rest:
+            deployment = decode(best.params, self._space)
+            fresh = (
+                [n for n in neighbours(deployment, self._space) if n not in tried]
+                if deployment
+                else []
+            )
+            if fresh:
+                chosen = encode(self._choice.choice(fresh), self._space)
+                return {name: v for name, v in chosen.items() if name in search_space}
+        return params
+
+
+def _best_first(
+    trials: Sequence[FrozenTrial], directions: Sequence[optuna.study.StudyDirection]
+) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
+    """The best completed trials (the best value, or the Pareto front for several objectives,
+    among feasible trials if there are any), and the other completed trials, best first."""
+    signs = [-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in directions]
+
+    def violation(t: FrozenTrial) -> float:
+        return sum(max(0.0, c) for c in t.constraints.values())
+
+    def key(t: FrozenTrial) -> tuple[float, ...]:
+        return (violation(t), *(s * v for s, v in zip(signs, t.values, strict=True)))
+
+    done = sorted((t for t in trials if t.state == TrialState.COMPLETE and t.values), key=key)
+    front: list[FrozenTrial] = []
+    rest: list[FrozenTrial] = []
+    for t in done:
+        dominated = any(_dominates(key(f), key(t)) for f in front)
+        (rest if dominated or (front and violation(front[0]) < violation(t)) else front).append(t)
+    return front, rest
+
+
+def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(
+        x < y for x, y in zip(a, b, strict=True)
     )
-    cores = pipeline_choices(space, instance)
-    p = (
-        cores[_index(trial, "pipeline_cores_share", len(cores), log=True)]
-        if len(cores) > 1
-        else cores[0]
-    )
-    copies = copies_choices(space, instance, p)
-    c = copies[_index(trial, "copies_share", len(copies))] if len(copies) > 1 else copies[0]
-    return Candidate(instance, batch, p, c)
 
 
 def warm_start(space: SearchSpace, weights: int) -> list[dict[str, Any]]:
     """AWS's pipeline heuristic (4 * round(weights / 2e7)) and data parallel, per inf1 size.
 
-    Both at the smallest batch and with as many copies as fit, as the AWS blog ran them.
+    Both at the first batch size of the space and with as many copies as fit, as the AWS blog
+    ran them.
     """
     heuristic = 4 * round(weights / 2e7)  # weights: parameters multiplied, tables aside
     trials = []
@@ -113,16 +287,20 @@ def warm_start(space: SearchSpace, weights: int) -> list[dict[str, Any]]:
         if len(cores) <= 1:
             continue
         for p in dict.fromkeys([1, heuristic]):
-            if p in cores:
-                trials.append(
-                    {
-                        "instance_type": instance,
-                        "batch_size_share": 0.0,
-                        "pipeline_cores_share": share_of(cores.index(p), len(cores), log=True),
-                        "copies_share": 1.0,
-                    }
-                )
+            copies = copies_choices(space, instance, p) if p in cores else []
+            if copies:
+                deployment = Candidate(instance, space.batch_sizes[0], p, copies[-1])
+                trials.append(encode(deployment, space))
     return trials
 
 
-__all__ = ["SAMPLERS", "make_sampler", "share_of", "suggest", "warm_start"]
+__all__ = [
+    "SAMPLERS",
+    "NoRepeatTPESampler",
+    "decode",
+    "encode",
+    "make_sampler",
+    "neighbours",
+    "suggest",
+    "warm_start",
+]

@@ -1,0 +1,193 @@
+"""How trials choose deployments: the share parametrisation, neighbours, and the TPE sampler
+that never spends a trial on a deployment the study has already tried."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autotune.study import Candidate, SearchSpace, candidates, load_space, parse_space
+from autotune.study._search import (
+    NoRepeatTPESampler,
+    _best_first,
+    decode,
+    encode,
+    make_sampler,
+    neighbours,
+    suggest,
+    warm_start,
+)
+
+SPACES = {
+    "default": load_space(),
+    "lists": parse_space(
+        {
+            "instances": ["inf1.2xlarge", "inf1.24xlarge", "g4dn.xlarge"],
+            "batch_sizes": [1, 4, 16],
+            "pipeline_cores": [1, 3, 8, 16],
+            "copies": [1, 2, 5],
+        }
+    ),
+    "max copies": parse_space(
+        {"instances": ["inf1.6xlarge"], "batch_sizes": [2], "copies": "max"}
+    ),
+}
+
+
+@pytest.fixture(params=list(SPACES), scope="module")
+def space(request: pytest.FixtureRequest) -> SearchSpace:
+    return SPACES[request.param]
+
+
+def test_every_candidate_round_trips_through_its_parameters(space):
+    for c in candidates(space):
+        params = encode(c, space)
+        assert decode(params, space) == c
+        # `suggest` (what a trial runs) and `decode` (what the sampler reasons about) agree.
+        assert suggest(optuna.trial.FixedTrial(params), space, grid=False) == c
+
+
+def test_decode_refuses_parameters_that_name_no_deployment():
+    space = SPACES["default"]
+    assert decode({}, space) is None
+    assert decode({"instance_type": "inf1.xlarge"}, space) is None  # shares missing
+    assert decode({"instance_type": "p4d.24xlarge", "batch_size_share": 0.1}, space) is None
+    assert decode({"instance_type": "g4dn.xlarge", "batch_size_share": 0.0}, space) == Candidate(
+        "g4dn.xlarge", 1, 1, 1
+    )
+
+
+def test_neighbours_are_valid_distinct_and_one_step_away(space):
+    valid = set(candidates(space))
+    for c in candidates(space):
+        near = neighbours(c, space)
+        assert near and len(near) == len(set(near)) and c not in near
+        assert set(near) <= valid
+        for n in near:
+            changed = [
+                n.instance_type != c.instance_type,
+                n.batch_size != c.batch_size,
+                n.pipeline_cores != c.pipeline_cores,
+            ]
+            # Within an instance one of batch, cores or copies moves (copies may shrink to fit
+            # a bigger pipeline); across instances batch size stays.
+            assert sum(changed) <= 1 or (changed[0] and not changed[1])
+
+
+def test_neighbours_of_the_gpu_include_every_inf1_size_at_one_core():
+    space = SPACES["default"]
+    near = neighbours(Candidate("g4dn.xlarge", 1, 1, 1), space)
+    for instance in ("inf1.xlarge", "inf1.2xlarge", "inf1.6xlarge", "inf1.24xlarge"):
+        assert Candidate(instance, 1, 1, 1) in near
+
+
+def test_every_deployment_is_reachable_by_neighbour_steps(space):
+    """So the sampler always finds an untried neighbour while anything is untried."""
+    start, *_ = candidates(space)
+    reached, frontier = {start}, [start]
+    while frontier:
+        for n in neighbours(frontier.pop(), space):
+            if n not in reached:
+                reached.add(n)
+                frontier.append(n)
+    assert reached == set(candidates(space))
+
+
+def test_warm_start_is_data_parallel_and_the_heuristic_at_the_first_batch():
+    space = SPACES["default"]
+    runs = [decode(p, space) for p in warm_start(space, 85_057_538)]  # heuristic: 16 cores
+    assert runs == [
+        Candidate("inf1.xlarge", 1, 1, 4),
+        Candidate("inf1.2xlarge", 1, 1, 4),
+        Candidate("inf1.6xlarge", 1, 1, 16),
+        Candidate("inf1.6xlarge", 1, 16, 1),
+        Candidate("inf1.24xlarge", 1, 1, 64),
+        Candidate("inf1.24xlarge", 1, 16, 4),
+    ]
+
+
+def _latency(c: Candidate) -> float:
+    """A made-up landscape with its optimum away from where TPE starts."""
+    return c.batch_size * (1 + abs(c.pipeline_cores - 3)) * c.copies + (
+        0 if c.instance_type.startswith("inf1") else 5
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tpe_tries_a_new_deployment_in_every_trial_after_its_start_up(seed):
+    space = SPACES["lists"]
+    sampler = make_sampler("tpe", seed, space)
+    assert isinstance(sampler, NoRepeatTPESampler)
+    study = optuna.create_study(sampler=sampler)
+    size = len(candidates(space))
+    tried: list[Candidate] = []
+    for _ in range(size):
+        trial = study.ask()
+        c = suggest(trial, space, grid=False)
+        tried.append(c)
+        study.tell(trial, _latency(c))
+    startup = 5  # random trials before TPE models anything; these may repeat
+    for i in range(startup, size):
+        assert tried[i] not in tried[:i], f"trial {i} repeated {tried[i]}"
+    # All of a space this small gets tried: the optimum included.
+    assert len(set(tried)) >= size - startup
+    assert min(map(_latency, tried)) == min(map(_latency, candidates(space)))
+
+
+def _study_of(points: list[tuple[list[float], float]], directions: list[str]) -> optuna.Study:
+    study = optuna.create_study(directions=directions)
+    for values, violation in points:
+        trial = study.ask()
+        trial.set_constraint("limit", violation)
+        study.tell(trial, values)
+    return study
+
+
+def _numbers(trials: list[optuna.trial.FrozenTrial]) -> list[int]:
+    return [t.number for t in trials]
+
+
+def test_best_first_puts_feasible_then_best_value_first():
+    study = _study_of([([3.0], 0.0), ([1.0], 2.0), ([2.0], -1.0), ([0.5], 1.0)], ["minimize"])
+    front, rest = _best_first(study.trials, study.directions)
+    assert _numbers(front) == [2]
+    assert _numbers(rest) == [0, 3, 1]  # feasible 3.0, then by violation
+
+
+def test_best_first_puts_the_pareto_front_first():
+    points = [([1.0, 9.0], 0), ([2.0, 5.0], 0), ([3.0, 6.0], 0), ([4.0, 1.0], 0), ([0.5, 0.5], 3)]
+    study = _study_of([(v, float(c)) for v, c in points], ["minimize", "minimize"])
+    front, rest = _best_first(study.trials, study.directions)
+    assert sorted(_numbers(front)) == [0, 1, 3]
+    assert _numbers(rest) == [2, 4]
+
+
+def test_best_first_respects_maximisation():
+    study = _study_of([([1.0], 0.0), ([5.0], 0.0), ([3.0], 0.0)], ["maximize"])
+    front, rest = _best_first(study.trials, study.directions)
+    assert _numbers(front) == [1] and _numbers(rest) == [2, 0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(candidates(SPACES["lists"])), min_size=1, max_size=8, unique=True)
+)
+def test_proposals_repeat_nothing_while_neighbours_are_untried(tried_list: list[Candidate]):
+    """Whatever TPE would propose, a repeat is replaced by an untried neighbour of the best."""
+    space = SPACES["lists"]
+    sampler = NoRepeatTPESampler(space, seed=0, n_startup_trials=0)
+    study = optuna.create_study(sampler=sampler)
+    for c in tried_list:
+        study.enqueue_trial(encode(c, space))
+        trial = study.ask()
+        study.tell(trial, _latency(suggest(trial, space, grid=False)))
+    for _ in range(3):
+        trial = study.ask()
+        c = suggest(trial, space, grid=False)
+        earlier: list[Any] = [decode(t.params, space) for t in study.trials[:-1]]
+        assert c not in earlier
+        study.tell(trial, _latency(c))
