@@ -73,11 +73,17 @@ def feasible(record: TrialRecord, goals: Goals) -> bool:
     return all(v <= 0 for v in violations(record, goals).values())
 
 
+# Among equally good results, the recommendation takes the cheaper (or, for cost, the faster) one:
+# one copy on one core has the same latency on every inf1 size, and the smallest should win.
+_TIE_BREAK = {"min-latency": "cost", "max-throughput": "cost", "min-cost": "p95_ms"}
+
+
 def _key(record: TrialRecord, goals: Goals, objective: str) -> tuple[float, ...]:
     signs = [1.0 if d == "minimize" else -1.0 for _, d in OBJECTIVES[objective]]
     picked = Goals(objective, goals.max_p95_ms, goals.min_throughput, goals.target_qps)
     return (
         *(s * v for s, v in zip(signs, values(record, picked), strict=True)),
+        metric(record, _TIE_BREAK[objective], picked),
         record.trial_number,
     )
 

@@ -157,6 +157,21 @@ def test_best_breaks_ties_by_earliest_trial():
     assert numbers(best(recs, Goals("min-latency"))) == [2]
 
 
+@pytest.mark.parametrize(
+    "objective,expected",
+    [("min-latency", [7]), ("min-cost", [2]), ("max-throughput", [7])],
+)
+def test_best_breaks_ties_by_cost_then_latency(objective, expected):
+    # Equal latency, throughput and cost in pairs: the cheaper or faster of a tie wins.
+    recs = [
+        record(5, p95=1.0, cost=3.0, throughput=50.0),
+        record(7, p95=1.0, cost=2.0, throughput=50.0),
+        record(2, p95=4.0, cost=1.0, throughput=10.0),
+        record(9, p95=5.0, cost=1.0, throughput=10.0),
+    ]
+    assert numbers(best(recs, Goals(objective))) == expected
+
+
 def test_best_of_nothing_is_empty():
     assert best([], Goals("min-cost")) == []
 

@@ -32,9 +32,7 @@ SPACES = {
             "copies": [1, 2, 5],
         }
     ),
-    "max copies": parse_space(
-        {"instances": ["inf1.6xlarge"], "batch_sizes": [2], "copies": "max"}
-    ),
+    "max copies": parse_space({"instances": ["inf1.6xlarge"], "batch_sizes": [2], "copies": "max"}),
 }
 
 
@@ -173,9 +171,7 @@ def test_best_first_respects_maximisation():
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.sampled_from(candidates(SPACES["lists"])), min_size=1, max_size=8, unique=True)
-)
+@given(st.lists(st.sampled_from(candidates(SPACES["lists"])), min_size=1, max_size=8, unique=True))
 def test_proposals_repeat_nothing_while_neighbours_are_untried(tried_list: list[Candidate]):
     """Whatever TPE would propose, a repeat is replaced by an untried neighbour of the best."""
     space = SPACES["lists"]
