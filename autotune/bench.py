@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 from autotune.catalog import DEFAULT_PRICE_SET, get_instance, price_per_hour
 from autotune.emulator import (
+    MAX_REQUESTS,
     CompileCache,
     Deployment,
     Plan,
@@ -122,8 +123,10 @@ def run_bench(config: BenchConfig, cache: CompileCache | None = None) -> BenchRe
         raise InputError(f"concurrency {config.concurrency} must be at least 1")
     if config.seed < 0:
         raise InputError(f"seed {config.seed} must be a non-negative integer")
-    if config.requests < 1:
-        raise InputError(f"requests {config.requests} must be at least 1")
+    if not 1 <= config.requests <= MAX_REQUESTS:
+        raise InputError(
+            f"requests {config.requests} is out of range; accepted: 1 to {MAX_REQUESTS}"
+        )
     source = resolve_model(config.model, config.task)
     compiled = compile_model(
         source,

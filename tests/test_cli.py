@@ -233,6 +233,10 @@ BAD = {
     "unknown price set": (["bench", "--price-set", "spot"], ["'spot'"]),
     "concurrency 0": (["bench", "--concurrency", "0"], ["concurrency 0"]),
     "requests 0": (["bench", "--requests", "0"], ["requests 0"]),
+    "requests beyond a million": (
+        ["bench", "--requests", "100000000000"],
+        ["requests 100000000000", "1 to 1000000"],
+    ),
     "pipeline cores on a GPU": (
         ["bench", "--instance", "g4dn.xlarge", "--pipeline-cores", "2"],
         ["pipeline cores 2", "g4dn.xlarge"],

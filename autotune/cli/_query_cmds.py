@@ -200,19 +200,20 @@ def export(
 def _write_file(path: Path, text: str, executable: bool) -> None:
     """Write atomically, so a failed export never leaves half a file."""
     tmp: str | None = None
+    target = Path(os.path.realpath(path))  # through a symlink to its file; the link stays
     try:
-        if path.is_dir():
+        if target.is_dir():
             raise InputError(f"export path {str(path)!r} is a directory; give a file name")
-        if path.exists() and not path.is_file():
+        if target.exists() and not target.is_file():
             # A device or pipe (/dev/stdout): write into it; renaming over it would replace it.
-            with path.open("w") as f:
+            with target.open("w") as f:
                 f.write(text)
             return
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".autotune-export-")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".autotune-export-")
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.chmod(tmp, 0o755 if executable else 0o644)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as e:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)

@@ -18,10 +18,17 @@ from autotune.emulator._runtime import (
     groups_from_env,
     parse_group_sizes,
 )
-from autotune.emulator._simulator import Latency, SimResult, StageTiming, simulate
+from autotune.emulator._simulator import (
+    MAX_REQUESTS,
+    Latency,
+    SimResult,
+    StageTiming,
+    simulate,
+)
 
 __all__ = [
     "MAX_BATCH",
+    "MAX_REQUESTS",
     "Calibration",
     "CompileCache",
     "CompileResult",

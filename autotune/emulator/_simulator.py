@@ -229,6 +229,11 @@ def _shares(d: Deployment, run: _Run) -> dict[int, float]:
     return {c: 1.0 + overlap[c] / own[c] if own[c] > 0 else 1.0 for c in own}
 
 
+# Simulated requests per run: a million takes about 20 s and already pins p99 down; beyond that
+# the per-request arrays only risk the machine's memory.
+MAX_REQUESTS = 1_000_000
+
+
 def simulate(
     d: Deployment, cal: Calibration, *, concurrency: int, requests: int = 2000, seed: int = 0
 ) -> SimResult:

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from autotune.catalog import get_instance, instance_names, price_set_names
-from autotune.emulator import MAX_BATCH
+from autotune.emulator import MAX_BATCH, MAX_REQUESTS
 from autotune.errors import InputError, choice_error
 from autotune.models import TASKS
 
@@ -46,7 +46,7 @@ class SearchSpace(BaseModel):
     pipeline_cores: Literal["all"] | tuple[int, ...] = "all"
     copies: Literal["all", "max"] | tuple[int, ...] = "all"
     concurrency: Literal["per-stage"] | int = "per-stage"
-    requests: int = Field(2000, ge=1)
+    requests: int = Field(2000, ge=1, le=MAX_REQUESTS)
     price_set: str = "on-demand"
     constraints: Constraints = Constraints(max_p95_ms=None, min_throughput=None)
 
@@ -158,7 +158,8 @@ def _error_line(e: ValidationError, origin: str) -> str:
     if first["type"] == "value_error":
         return f"{origin}: {key}: {first['ctx']['error']}"
     message = first["msg"].replace("valid tuple", "list").replace("Tuple", "List")
-    return f"{origin}: {key}: {message} (got {first.get('input')!r})"
+    got = repr(first.get("input"))
+    return f"{origin}: {key}: {message} (got {got if len(got) <= 40 else got[:37] + '...'})"
 
 
 def parse_space(raw: Any, origin: str = "search space") -> SearchSpace:
@@ -197,7 +198,23 @@ def default_space_path() -> Path:
 
 
 class _PlainLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` whose error for a tag it does not construct names the tag."""
+    """``yaml.SafeLoader`` that names a tag it does not construct and refuses repeated keys
+    (plain YAML keeps the last of them silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *defaults" keys may be overridden, as YAML intends
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool):
+                continue  # SafeLoader itself refuses keys it cannot hash
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> None:

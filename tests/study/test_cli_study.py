@@ -337,6 +337,22 @@ def test_export_to_files_matches_stdout(shared, tmp_path):
     ]
 
 
+def test_export_through_a_symlink_writes_its_target_and_keeps_the_link(shared, tmp_path):
+    (tmp_path / "configs").mkdir()
+    real = tmp_path / "configs" / "deploy.yaml"
+    real.write_text("old\n")
+    link = tmp_path / "current.yaml"
+    link.symlink_to(real)
+    run = export(shared, "-o", str(link))
+    assert run.code == 0, run.err
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text() == export(shared).out
+    dangling = tmp_path / "next.yaml"
+    dangling.symlink_to(tmp_path / "configs" / "new.yaml")
+    assert export(shared, "-o", str(dangling)).code == 0
+    assert dangling.is_symlink() and (tmp_path / "configs" / "new.yaml").is_file()
+
+
 def test_export_env_is_sourceable(shared, lat_records, tmp_path):
     text = export(shared, "--format", "env").out
     r = fastest(lat_records)

@@ -127,6 +127,7 @@ BAD: dict[str, tuple[dict[str, Any], list[str]]] = {
     "unknown copies word": ({**BASE, "copies": "some"}, ["copies"]),
     "zero concurrency": ({**BASE, "concurrency": 0}, ["concurrency"]),
     "zero requests": ({**BASE, "requests": 0}, ["requests"]),
+    "requests beyond a million": ({**BASE, "requests": 10**400}, ["requests", "1000000"]),
     "negative constraint": ({**BASE, "constraints": {"max_p95_ms": -1}}, ["max_p95_ms"]),
     "constraints not a mapping": ({**BASE, "constraints": [1]}, ["constraints"]),
     "missing instances": ({"batch_sizes": [1]}, ["instances"]),
@@ -168,6 +169,16 @@ def test_huge_integer_constraint_is_an_input_error(tmp_path):
 # --- files -------------------------------------------------------------------------------------
 
 
+def test_merge_keys_may_be_overridden(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text(
+        "instances: [inf1.xlarge]\nbatch_sizes: [1]\n"
+        "constraints:\n  <<: &limits {max_p95_ms: 5, min_throughput: 10}\n  max_p95_ms: 7\n"
+    )
+    limits = load_space(path).constraints
+    assert (limits.max_p95_ms, limits.min_throughput) == (7.0, 10.0)
+
+
 def test_load_space_from_a_file(tmp_path):
     path = tmp_path / "space.yaml"
     path.write_text(
@@ -189,8 +200,23 @@ def test_load_space_from_a_file(tmp_path):
         ("", ["expected a mapping", "an empty document"]),
         ("instances: [inf1.xlarge]\nbatch_sizes: [1]\nwarmup: 3\n", ["'warmup'"]),
         ("instances: [inf1.xlarge]\nbatch_sizes: [1]\nconstraints: {p95: 3}\n", ["p95"]),
+        ("instances: [inf1.xlarge]\nbatch_sizes: [1]\ninstances: [g4dn.xlarge]\n", ["line 3"]),
+        (
+            "instances: [inf1.xlarge]\nbatch_sizes: [1]\nconstraints:\n  max_p95_ms: 3\n"
+            "  max_p95_ms: 4\n",
+            ["line 5", "'max_p95_ms' appears twice"],
+        ),
     ],
-    ids=["unclosed list", "bad indentation", "a list", "empty", "unknown key", "bad constraint"],
+    ids=[
+        "unclosed list",
+        "bad indentation",
+        "a list",
+        "empty",
+        "unknown key",
+        "bad constraint",
+        "repeated key",
+        "repeated nested key",
+    ],
 )
 def test_bad_space_file(tmp_path, text, names):
     path = tmp_path / "space.yaml"
