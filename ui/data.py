@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import optuna
 
 from autotune.errors import InputError
-from autotune.study._database import load_goals, rdb_storage
-from autotune.study._queries import OpenStudy
+from autotune.study._database import rdb_storage
+from autotune.study._queries import OpenStudy, open_existing, study_names
 from storage import ResultStore, TrialRecord, default_storage_url
 from ui.analysis import StudyRow, study_row
 
@@ -52,29 +52,22 @@ def check_database(url: str) -> None:
 
 def list_study_names(url: str) -> list[str]:
     check_database(url)  # before Optuna, which would create a missing database
-    # Names only: Optuna's study summaries would read every trial of every study.
-    return sorted(optuna.study.get_all_study_names(rdb_storage(url)))
+    return study_names(url)
 
 
 def load_study(url: str, name: str) -> LoadedStudy:
     """The study ``name`` with its stored records and Optuna's trial counts.
 
     Reads no completed Optuna trial: the records hold their results, and only failed and
-    running trials are counted (a 10,000-trial study's trials take seconds to load).
+    running trials are counted, straight from the database (through the study, Optuna's cache
+    would load every trial: a 10,000-trial study's take seconds).
     """
-    store = ResultStore(url, read_only=True)
-    storage = rdb_storage(url)
-    names = sorted(optuna.study.get_all_study_names(storage))
-    if name not in names:
-        raise InputError(
-            f"no study named {name!r} in {url}; studies there: {', '.join(names) or 'none'}"
-        )
-    study = optuna.load_study(study_name=name, storage=storage)
-    space, goals = load_goals(study)
+    opened = open_existing(url, name)
     try:
-        records = tuple(store.records(name))
+        records = tuple(opened.store.records(name))
     finally:
-        store.close()  # every read is done: no pooled connection outlives the page
+        opened.store.close()  # every read is done: no pooled connection outlives the page
+    storage = rdb_storage(url)
     state = optuna.trial.TrialState
     unfinished = storage.get_all_trials(
         storage.get_study_id_from_name(name), deepcopy=False, states=(state.FAIL, state.RUNNING)
@@ -83,7 +76,7 @@ def load_study(url: str, name: str) -> LoadedStudy:
     # not a result.
     pending = {t.number for t in unfinished}
     return LoadedStudy(
-        OpenStudy(study, store, space, goals, url),
+        opened,
         tuple(r for r in records if r.trial_number not in pending),
         sum(t.state == state.FAIL and "error" in t.user_attrs for t in unfinished),
         sum(t.state == state.RUNNING for t in unfinished),
