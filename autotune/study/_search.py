@@ -12,6 +12,7 @@ import math
 import random
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import optuna
@@ -142,16 +143,11 @@ def _at_most(options: Sequence[int], value: int) -> int | None:
     return max([n for n in options if n <= value] or options[:1], default=None)
 
 
-def _fitted(
-    space: SearchSpace, instance: str, batch: int, cores: int, copies: int
-) -> Candidate | None:
-    """The deployment closest to (cores, copies) from below that ``instance`` allows."""
-    p = _at_most(pipeline_choices(space, instance), cores)
-    c = None if p is None else _at_most(copies_choices(space, instance, p), copies)
-    return None if p is None or c is None else Candidate(instance, batch, p, c)
-
-
-_KEYWORD = {"batch_size": "batch", "pipeline_cores": "cores", "copies": "copies"}
+def _fitted(space: SearchSpace, instance: str, wanted: Candidate) -> Candidate | None:
+    """``wanted`` on ``instance``, its pipeline cores and copies cut down to what fits there."""
+    p = _at_most(pipeline_choices(space, instance), wanted.pipeline_cores)
+    c = None if p is None else _at_most(copies_choices(space, instance, p), wanted.copies)
+    return None if p is None or c is None else Candidate(instance, wanted.batch_size, p, c)
 
 
 def neighbours(candidate: Candidate, space: SearchSpace) -> list[Candidate]:
@@ -163,12 +159,11 @@ def neighbours(candidate: Candidate, space: SearchSpace) -> list[Candidate]:
         options = _choices(space, c.instance_type, dimension, c.pipeline_cores)
         i = options.index(getattr(c, dimension))
         for value in options[max(0, i - 1) : i] + options[i + 1 : i + 2]:
-            moved = {"batch": c.batch_size, "cores": c.pipeline_cores, "copies": c.copies}
-            moved[_KEYWORD[dimension]] = value
-            steps.append(_fitted(space, c.instance_type, **moved))
+            step: dict[str, Any] = {dimension: value}
+            steps.append(_fitted(space, c.instance_type, replace(c, **step)))
     for instance in space.instances:
         if instance != c.instance_type:
-            steps.append(_fitted(space, instance, c.batch_size, c.pipeline_cores, c.copies))
+            steps.append(_fitted(space, instance, c))
     return [n for n in dict.fromkeys(steps) if n is not None and n != c]
 
 
@@ -229,21 +224,26 @@ class NoRepeatTPESampler(optuna.samplers.TPESampler):
             if t.number != trial.number and t.state != TrialState.WAITING
         ]
         tried = {decode(t.params, self._space) for t in others}
-        if proposal not in tried:
-            return {name: v for name, v in params.items() if name in search_space}
-        front, rest = _best_first(others, study.directions)
+        if proposal in tried:
+            params = self._untried_neighbour(others, tried, study.directions) or params
+        return {name: v for name, v in params.items() if name in search_space}
+
+    def _untried_neighbour(
+        self,
+        trials: Sequence[FrozenTrial],
+        tried: set[Candidate | None],
+        directions: Sequence[optuna.study.StudyDirection],
+    ) -> dict[str, Any] | None:
+        """Parameters of an untried neighbour of the best trials (None if all are tried)."""
+        front, rest = _best_first(trials, directions)
         self._choice.shuffle(front)  # spread over the front, not only its first point
         for best in front + rest:
             deployment = decode(best.params, self._space)
-            fresh = (
-                [n for n in neighbours(deployment, self._space) if n not in tried]
-                if deployment
-                else []
-            )
+            near = neighbours(deployment, self._space) if deployment else []
+            fresh = [n for n in near if n not in tried]
             if fresh:
-                chosen = encode(self._choice.choice(fresh), self._space)
-                return {name: v for name, v in chosen.items() if name in search_space}
-        return params
+                return encode(self._choice.choice(fresh), self._space)
+        return None
 
 
 def _best_first(
@@ -259,13 +259,17 @@ def _best_first(
     def key(t: FrozenTrial) -> tuple[float, ...]:
         return (violation(t), *(s * v for s, v in zip(signs, t.values, strict=True)))
 
-    done = sorted((t for t in trials if t.state == TrialState.COMPLETE and t.values), key=key)
-    front: list[FrozenTrial] = []
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
+    keyed = sorted(((key(t), t) for t in done), key=lambda pair: (pair[0], pair[1].number))
+    front: list[tuple[tuple[float, ...], FrozenTrial]] = []
     rest: list[FrozenTrial] = []
-    for t in done:
-        dominated = any(_dominates(key(f), key(t)) for f in front)
-        (rest if dominated or (front and violation(front[0]) < violation(t)) else front).append(t)
-    return front, rest
+    for k, t in keyed:
+        # Keys start with the violation: trials more infeasible than the best never lead.
+        if (front and front[0][0][0] < k[0]) or any(_dominates(f, k) for f, _ in front):
+            rest.append(t)
+        else:
+            front.append((k, t))
+    return [t for _, t in front], rest
 
 
 def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
