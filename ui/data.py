@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import optuna
 
 from autotune.errors import InputError
-from autotune.study._database import rdb_storage
 from autotune.study._queries import OpenStudy, open_existing, study_names
 from storage import ResultStore, TrialRecord, default_storage_url
 from ui.analysis import StudyRow, study_row
@@ -67,7 +66,7 @@ def load_study(url: str, name: str) -> LoadedStudy:
         records = tuple(opened.store.records(name))
     finally:
         opened.store.close()  # every read is done: no pooled connection outlives the page
-    storage = rdb_storage(url)
+    storage = opened.storage
     state = optuna.trial.TrialState
     unfinished = storage.get_all_trials(
         storage.get_study_id_from_name(name), deepcopy=False, states=(state.FAIL, state.RUNNING)

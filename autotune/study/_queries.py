@@ -21,6 +21,9 @@ class OpenStudy:
     space: SearchSpace
     goals: Goals
     url: str
+    # Optuna's storage without its trial cache, which loads every trial on first use: for reads
+    # that need only a few trials of a big study.
+    storage: optuna.storages.RDBStorage
 
     def outcome(self) -> StudyOutcome:
         return outcome(self.study, self.store, self.goals, self.url)
@@ -39,21 +42,26 @@ class OpenStudy:
 
 
 def study_names(url: str) -> list[str]:
+    return _names(rdb_storage(url))
+
+
+def _names(storage: optuna.storages.BaseStorage) -> list[str]:
     # Names only: summaries would read every trial of every study.
-    return sorted(optuna.study.get_all_study_names(rdb_storage(url)))
+    return sorted(optuna.study.get_all_study_names(storage))
 
 
 def open_existing(url: str, name: str, read_only: bool = True) -> OpenStudy:
     """The study ``name`` in ``url``; an ``InputError`` listing the studies there otherwise."""
-    store = ResultStore(url, read_only=read_only)
-    names = study_names(url)
+    store = ResultStore(url, read_only=read_only)  # first: refuses what is not our database
+    storage = rdb_storage(url)
+    names = _names(storage)
     if name not in names:
         raise InputError(
             f"no study named {name!r} in {url}; studies there: {', '.join(names) or 'none'}"
         )
-    study = optuna.load_study(study_name=name, storage=rdb_storage(url))
+    study = optuna.load_study(study_name=name, storage=storage)
     space, goals = load_goals(study)
-    return OpenStudy(study, store, space, goals, url)
+    return OpenStudy(study, store, space, goals, url, storage)
 
 
 def pick(opened: OpenStudy, trial: int | None, objective: str | None) -> TrialRecord:
