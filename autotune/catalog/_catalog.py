@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
@@ -16,10 +16,13 @@ DEFAULT_PRICE_SET = "on-demand"
 
 @dataclass(frozen=True)
 class Accelerator:
-    """One accelerator chip family; per-core figures are for one NeuronCore or one GPU."""
+    """One accelerator chip family; per-core figures are for one NeuronCore or one GPU.
+
+    ``generation`` names the hardware generation (``autotune.hardware``) that models it.
+    """
 
     name: str
-    kind: Literal["neuron", "gpu"]
+    generation: str
     cores_per_chip: int
     tensor_flops_per_core: float
     vector_flops_per_core: float
@@ -48,10 +51,6 @@ class Instance:
     def cores(self) -> int:
         return self.chips * self.accelerator.cores_per_chip
 
-    @property
-    def is_gpu(self) -> bool:
-        return self.accelerator.kind == "gpu"
-
 
 @dataclass(frozen=True)
 class PriceSet:
@@ -66,30 +65,27 @@ def _read(name: str) -> Any:
     return yaml.safe_load(text)
 
 
+def _per_core(raw: dict[str, Any], engine: str) -> float:
+    """An engine's FLOP/s per core: published per cycle (with the clock), or per second."""
+    if f"{engine}_flops_per_cycle" in raw:
+        return float(raw[f"{engine}_flops_per_cycle"]) * float(raw["clock_hz"])
+    return float(raw.get(f"{engine}_flops_per_core", raw["vector_flops_per_core"]))
+
+
 def _accelerator(name: str, raw: dict[str, Any]) -> Accelerator:
-    if raw["kind"] == "neuron":
-        clock = float(raw["clock_hz"])
-        vector = raw["vector_flops_per_cycle"] * clock
-        scalar = raw["scalar_flops_per_cycle"] * clock
-        rows, cols = int(raw["systolic_rows"]), int(raw["systolic_cols"])
-        link = float(raw["chip_link_bandwidth"])
-    else:
-        vector = scalar = float(raw["vector_flops_per_core"])
-        rows = cols = 1
-        link = 0.0
     return Accelerator(
         name=name,
-        kind=raw["kind"],
+        generation=str(raw["generation"]),
         cores_per_chip=int(raw["cores_per_chip"]),
         tensor_flops_per_core=float(raw["tensor_flops_per_core"]),
-        vector_flops_per_core=vector,
-        scalar_flops_per_core=scalar,
+        vector_flops_per_core=_per_core(raw, "vector"),
+        scalar_flops_per_core=_per_core(raw, "scalar"),
         dram_bytes_per_chip=int(raw["dram_bytes_per_chip"]),
         dram_bandwidth_per_chip=float(raw["dram_bandwidth_per_chip"]),
-        chip_link_bandwidth=link,
+        chip_link_bandwidth=float(raw.get("chip_link_bandwidth", 0.0)),
         host_link_bandwidth=float(raw["host_link_bandwidth"]),
-        systolic_rows=rows,
-        systolic_cols=cols,
+        systolic_rows=int(raw.get("systolic_rows", 1)),
+        systolic_cols=int(raw.get("systolic_cols", 1)),
         compute_dtype_bytes=int(raw["compute_dtype_bytes"]),
     )
 

@@ -1,55 +1,39 @@
-"""The emulated Inferentia backend: compile (graph -> plan), deploy, simulate, execute."""
+"""The emulated backend: capture a graph, compile it by the instance's generation (through a
+content-addressed cache), simulate the deployment under load, and really execute the compiled
+stages (the functional path)."""
 
-from autotune.emulator._cache import (
-    MAX_BATCH,
-    CompileCache,
+from autotune.emulator._cache import CompileCache, default_cache_dir
+from autotune.emulator._compile import (
     CompileResult,
+    capture_summary,
     check_shape,
+    compile_graph,
     compile_model,
+    plan_key,
 )
-from autotune.emulator._calibration import Calibration, emulator_version, load_calibration
-from autotune.emulator._compiler import compile_plan, plan_key
-from autotune.emulator._graph import OpCost, capture, op_costs
-from autotune.emulator._plan import Plan, Stage
-from autotune.emulator._runtime import (
-    Deployment,
-    default_group_sizes,
-    deploy,
-    groups_from_env,
-    parse_group_sizes,
-)
-from autotune.emulator._simulator import (
-    MAX_REQUESTS,
-    Latency,
-    SimResult,
-    StageTiming,
-    simulate,
-)
+from autotune.emulator._deploy import default_concurrency, place, run_load
+from autotune.emulator._graph import capture, op_costs, summarize
+from autotune.emulator._simulator import Latency, SimResult, StageTiming, simulate
+from autotune.emulator._verify import Verifier
 
 __all__ = [
-    "MAX_BATCH",
-    "MAX_REQUESTS",
-    "Calibration",
     "CompileCache",
     "CompileResult",
-    "Deployment",
     "Latency",
-    "OpCost",
-    "Plan",
     "SimResult",
-    "Stage",
     "StageTiming",
+    "Verifier",
     "capture",
+    "capture_summary",
     "check_shape",
+    "compile_graph",
     "compile_model",
-    "compile_plan",
-    "default_group_sizes",
-    "deploy",
-    "emulator_version",
-    "groups_from_env",
-    "load_calibration",
+    "default_cache_dir",
+    "default_concurrency",
     "op_costs",
-    "parse_group_sizes",
+    "place",
     "plan_key",
+    "run_load",
     "simulate",
+    "summarize",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from autotune.emulator._plan import Plan
+from autotune.hardware import Plan
 
 if TYPE_CHECKING:
     import torch

@@ -1,61 +1,23 @@
-"""Graph capture with ``torch.export`` and per-operator costs read off the exported graph.
+"""Graph capture with ``torch.export``, and the graph's summary for the hardware models.
 
 Each operator gets what the hardware cares about: the matrix multiplies it issues (shape and
 count, for the TensorEngine), element-wise work for the Vector and Scalar engines, the weights it
 reads, and the activation bytes it consumes and produces. Layout-only operators (views,
-transposes, reshapes) cost nothing: the compiler folds them into the DMA access patterns.
+transposes, reshapes) cost nothing: the compiler folds them into the DMA access patterns. The
+summary also records which activations are still needed later, so that a compiler can tell what
+crosses a stage boundary without the graph.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from autotune.hardware import GraphSummary, Matmul, OpCost, Value
 
 if TYPE_CHECKING:
     import torch
     from torch.export import ExportedProgram
-
-
-@dataclass(frozen=True)
-class Matmul:
-    """``count`` independent (M x K) @ (K x N) products."""
-
-    count: int
-    m: int
-    k: int
-    n: int
-
-    @property
-    def flops(self) -> float:
-        return 2.0 * self.count * self.m * self.k * self.n
-
-
-@dataclass(frozen=True)
-class OpCost:
-    """What one graph operator asks of a NeuronCore."""
-
-    name: str
-    target: str
-    matmuls: tuple[Matmul, ...]
-    vector_flops: float  # VectorEngine: normalisations, softmax, adds
-    scalar_flops: float  # ScalarEngine: activation functions
-    weights: tuple[tuple[str, int], ...]  # (parameter name, elements) first used here
-    gather_elements: int  # table rows read by embedding lookups (never cached)
-    act_in_elements: int
-    act_out_elements: int
-
-    @property
-    def tensor_flops(self) -> float:
-        return sum(mm.flops for mm in self.matmuls)
-
-    @property
-    def flops(self) -> float:
-        return self.tensor_flops + self.vector_flops + self.scalar_flops
-
-    @property
-    def weight_elements(self) -> int:
-        return sum(n for _, n in self.weights)
 
 
 # Operators that only move or relabel data, and graph bookkeeping.
@@ -176,9 +138,12 @@ def op_costs(program: ExportedProgram) -> list[OpCost]:
         out = numel(node.meta.get("val"))
         matmuls = _matmuls(op, node)
         vector = scalar = 0.0
-        gather = 0
+        gather = table = 0
         if op == "embedding":
             gather = out
+            source = node.args[0]
+            if getattr(source, "name", None) in signature.inputs_to_parameters:
+                table = numel(source.meta.get("val"))
         elif op == "scaled_dot_product_attention":
             scores = matmuls[0].count * matmuls[0].m * matmuls[0].n
             vector = scores * (_VECTOR["softmax"] + 2)  # scale and mask, then softmax
@@ -189,6 +154,49 @@ def op_costs(program: ExportedProgram) -> list[OpCost]:
         elif weights and len(weights) > 1:
             vector = float(out)  # bias add
         costs.append(
-            OpCost(node.name, op, matmuls, vector, scalar, tuple(weights), gather, act_in, out)
+            OpCost(
+                node.name, op, matmuls, vector, scalar, tuple(weights), gather, act_in, out, table
+            )
         )
     return costs
+
+
+def _values(program: ExportedProgram, ops: list[OpCost]) -> tuple[Value, ...]:
+    """Activations (and model inputs) with the positions where they are made and last used.
+
+    A view shares its source's storage: what a later operator needs is the source value.
+    """
+    signature = program.graph_signature
+    weights = set(signature.inputs_to_parameters) | set(signature.inputs_to_buffers)
+    index = {op.name: i for i, op in enumerate(ops)}
+    position, root, made, last, size = -1, {}, {}, {}, {}
+    for node in program.graph.nodes:
+        position = index.get(node.name, position)
+        sources = [a for a in node.all_input_nodes if a.name not in weights]
+        root[node.name] = root[sources[0].name] if is_free(node) and sources else node.name
+        if root[node.name] == node.name:
+            made[node.name], size[node.name] = position, numel(node.meta.get("val"))
+        for a in sources:
+            origin = root[a.name]
+            last[origin] = max(last.get(origin, position), position)
+    return tuple(
+        Value(made[name], last[name], size[name])
+        for name in made
+        if last.get(name, made[name]) > made[name] and size[name]
+    )
+
+
+def _io_bytes(program: ExportedProgram) -> tuple[int, int]:
+    """Bytes the host sends (int64 token tensors) and receives (FP32 outputs) per batch."""
+    user_inputs = set(program.graph_signature.user_inputs)
+    nodes = list(program.graph.nodes)
+    sent = sum(numel(n.meta.get("val")) * 8 for n in nodes if n.name in user_inputs)
+    received = sum(numel(a.meta.get("val")) * 4 for a in nodes[-1].all_input_nodes)
+    return sent, received
+
+
+def summarize(program: ExportedProgram) -> GraphSummary:
+    """What the hardware models need of ``program``: operator costs, values, host transfers."""
+    ops = op_costs(program)
+    sent, received = _io_bytes(program)
+    return GraphSummary(tuple(ops), _values(program, ops), sent, received)

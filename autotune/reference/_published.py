@@ -1,10 +1,12 @@
-"""The published table the emulator is fitted to, and the emulator's figures beside it."""
+"""The published table the emulator is fitted to: the AWS blog of 2021-05-04."""
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
 from importlib import resources
+
+from autotune.values import Deployment
 
 PUBLISHED_PRICE_SET = "on-demand-2021-05"
 PUBLISHED_MODEL = "bert-base-uncased"
@@ -19,15 +21,19 @@ class PublishedRow:
     instance_type: str
     batch_size: int
     mode: str
-    pipeline_cores: int
+    pipeline_cores: int | None  # None on GPU rows
     copies: int
     throughput: float
     latency_p95_s: float
     cost_per_1m_usd: float
 
     @property
-    def group_sizes(self) -> tuple[int, ...]:
-        return (self.pipeline_cores,) * self.copies
+    def deployment(self) -> Deployment:
+        """The deployment the row measured; GPU rows name no NeuronCore settings."""
+        if self.pipeline_cores is None:
+            return Deployment(self.instance_type)
+        groups = (self.pipeline_cores,) * self.copies
+        return Deployment.of(self.instance_type, pipeline_cores=self.pipeline_cores, group_sizes=groups)
 
     @property
     def clients(self) -> int:
@@ -42,7 +48,7 @@ class PublishedRow:
 
 
 def published_rows() -> list[PublishedRow]:
-    text = resources.files("autotune.data").joinpath("aws_blog_2021_bert_base.csv").read_text()
+    text = resources.files("autotune.reference").joinpath("aws_blog_2021_bert_base.csv").read_text()
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     rows = []
     for r in csv.DictReader(lines):
@@ -51,7 +57,7 @@ def published_rows() -> list[PublishedRow]:
                 instance_type=r["instance_type"],
                 batch_size=int(r["batch_size"]),
                 mode=r["mode"],
-                pipeline_cores=int(r["neuroncores_per_model"] or 1),
+                pipeline_cores=int(r["neuroncores_per_model"]) if r["neuroncores_per_model"] else None,
                 copies=int(r["model_copies"]),
                 throughput=float(r["throughput_seq_per_s"]),
                 latency_p95_s=float(r["latency_p95_s"]),

@@ -1,4 +1,4 @@
-"""The compiled artifact: a frozen plan of pipeline stages, serialisable to safe JSON."""
+"""The compiled artifact: a frozen plan of stages, serialisable to safe JSON."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Stage:
-    """One contiguous slice of the graph, run by one NeuronCore (or by the whole GPU)."""
+    """One contiguous slice of the graph, run by one core (or by the whole device)."""
 
     index: int
     first_op: str
@@ -18,11 +18,11 @@ class Stage:
     tensor_flops: float
     vector_flops: float
     scalar_flops: float
-    compute_s: float  # TensorEngine + Vector/Scalar engine time at the calibrated efficiency
+    compute_s: float  # engine time at the calibrated efficiency
     weight_bytes: int  # weights this stage multiplies with, per inference
     resident_bytes: int  # of those, kept in the core's on-chip memory
-    streamed_bytes: int  # of those, read from device DRAM on every inference
-    gather_bytes: int  # embedding rows read from DRAM-resident tables
+    streamed_bytes: int  # of those, read from device memory on every inference
+    gather_bytes: int  # embedding rows read from tables in device memory
     spill_bytes: int  # activations too large for on-chip memory, round-tripped through DRAM
     table_bytes: int  # embedding tables that only occupy device memory
     working_set_bytes: int  # the largest operator's activations, which share on-chip memory
@@ -43,13 +43,17 @@ class Stage:
 
     @property
     def device_bytes(self) -> int:
-        """Device DRAM this stage occupies: weights, tables, double-buffered activations."""
+        """Device memory this stage occupies: weights, tables, double-buffered activations."""
         return self.weight_bytes + self.table_bytes + 2 * self.activation_bytes
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything the runtime needs to deploy and time one compiled model."""
+    """Everything the runtime needs to place and time one compiled model.
+
+    ``compile_knobs`` are the generation's settings that change the compiled artifact (for
+    NeuronCore-v1, the pipeline cores), by name.
+    """
 
     key: str
     model: str
@@ -57,7 +61,8 @@ class Plan:
     task: str
     batch_size: int
     seq_len: int
-    pipeline_cores: int
+    generation: str
+    compile_knobs: tuple[tuple[str, Any], ...]
     precision: str
     accelerator: str
     emulator_version: str
@@ -70,9 +75,8 @@ class Plan:
         """Device memory one copy occupies."""
         return sum(s.device_bytes for s in self.stages)
 
-    @property
-    def weight_parameters(self) -> int:
-        return sum(s.weight_bytes + s.table_bytes for s in self.stages) // 2
+    def knob(self, name: str) -> Any:
+        return dict(self.compile_knobs)[name]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -88,4 +92,5 @@ class Plan:
             s["cached_weights"] = tuple(s["cached_weights"])
             s["streamed_weights"] = tuple(s["streamed_weights"])
             stages.append(Stage(**s))
+        raw["compile_knobs"] = tuple((str(k), v) for k, v in raw["compile_knobs"])
         return cls(**raw, stages=tuple(stages))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from autotune.emulator import Plan
+from autotune.hardware import Plan
 from autotune.models import ModelSource
 
 
@@ -25,7 +25,7 @@ class Verifier:
     def _shape(self, batch: int, seq_len: int) -> tuple[Any, Any, Any]:
         import torch
 
-        from autotune.emulator import capture
+        from autotune.emulator._graph import capture
         from autotune.models import build_model, example_inputs
 
         if self._module is None:

@@ -1,0 +1,48 @@
+"""Frozen values that cross every layer: what runs, where, under which load, and what it measured.
+
+Pure data with one codec each (``to_dict`` / ``from_dict``, plain JSON types); nothing here
+imports the emulator, Optuna or a database.
+"""
+
+from autotune.values._experiment import (
+    DEFAULT_MODEL,
+    DEFAULT_TASK,
+    MAX_BATCH,
+    MAX_REQUESTS,
+    Deployment,
+    Experiment,
+    Knob,
+    Load,
+    Workload,
+)
+from autotune.values._pareto import dominates, pareto_indices
+from autotune.values._result import (
+    Cost,
+    Evaluation,
+    Latency,
+    Provenance,
+    Result,
+    StageResult,
+    TrialRecord,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_TASK",
+    "MAX_BATCH",
+    "MAX_REQUESTS",
+    "Cost",
+    "Deployment",
+    "Evaluation",
+    "Experiment",
+    "Knob",
+    "Latency",
+    "Load",
+    "Provenance",
+    "Result",
+    "StageResult",
+    "TrialRecord",
+    "Workload",
+    "dominates",
+    "pareto_indices",
+]

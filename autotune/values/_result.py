@@ -1,0 +1,274 @@
+"""What a deployment measured (``Result``), what it costs, and the stored record of a trial."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from autotune.values._experiment import Deployment, Load, Workload
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Per-request latency percentiles, in milliseconds."""
+
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"p50": self.p50_ms, "p95": self.p95_ms, "p99": self.p99_ms, "mean": self.mean_ms}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Latency:
+        return cls(float(raw["p50"]), float(raw["p95"]), float(raw["p99"]), float(raw["mean"]))
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Hourly price of one instance, cost per million inferences, and the fleet if one was sized."""
+
+    price_set: str
+    per_hour_usd: float
+    per_1m_usd: float
+    fleet_size: int | None = None
+
+    @property
+    def fleet_per_hour_usd(self) -> float | None:
+        return None if self.fleet_size is None else self.fleet_size * self.per_hour_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "price_set": self.price_set,
+            "per_hour_usd": self.per_hour_usd,
+            "per_1m_usd": self.per_1m_usd,
+            "fleet_size": self.fleet_size,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Cost:
+        fleet = raw.get("fleet_size")
+        return cls(
+            str(raw["price_set"]),
+            float(raw["per_hour_usd"]),
+            float(raw["per_1m_usd"]),
+            None if fleet is None else int(fleet),
+        )
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """One stage of the compiled plan with its simulated timing (times in seconds)."""
+
+    index: int
+    n_ops: int = 0
+    tensor_flops: float = 0.0
+    vector_flops: float = 0.0
+    scalar_flops: float = 0.0
+    weight_bytes: int = 0
+    resident_bytes: int = 0  # weights kept in the core's on-chip memory
+    streamed_bytes: int = 0  # weights read from device memory on every inference
+    estimated_s: float = 0.0  # the compiler's own estimate
+    service_s: float = 0.0  # simulated service time, jitter aside
+    compute_s: float = 0.0
+    dram_s: float = 0.0
+    link_s: float = 0.0
+    busy_fraction: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> StageResult:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a simulated load test of one deployment measured."""
+
+    throughput: float  # sequences per second
+    latency: Latency
+    concurrency: int  # closed-loop clients
+    requests: int
+    mode: str  # how the deployment uses its cores, in the generation's words
+    bottleneck: str
+    bottleneck_detail: str
+    core_utilization: tuple[float, ...]  # every core of the instance, idle ones at 0
+    host_utilization: float
+    stages: tuple[StageResult, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "throughput": self.throughput,
+            "latency_ms": self.latency.to_dict(),
+            "concurrency": self.concurrency,
+            "requests": self.requests,
+            "mode": self.mode,
+            "bottleneck": self.bottleneck,
+            "bottleneck_detail": self.bottleneck_detail,
+            "core_utilization": list(self.core_utilization),
+            "host_utilization": self.host_utilization,
+            "stages": [s.to_dict() for s in self.stages],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Result:
+        return cls(
+            throughput=float(raw["throughput"]),
+            latency=Latency.from_dict(raw["latency_ms"]),
+            concurrency=int(raw["concurrency"]),
+            requests=int(raw["requests"]),
+            mode=str(raw["mode"]),
+            bottleneck=str(raw["bottleneck"]),
+            bottleneck_detail=str(raw["bottleneck_detail"]),
+            core_utilization=tuple(float(u) for u in raw["core_utilization"]),
+            host_utilization=float(raw["host_utilization"]),
+            stages=tuple(StageResult.from_dict(s) for s in raw["stages"]),
+        )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a result came from: the compiled plan, the emulator, the functional check."""
+
+    plan_key: str
+    emulator_version: str
+    compile_seconds: float
+    compile_cached: bool = False
+    numeric_error: float | None = None  # functional path vs eager model; None if not checked
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Provenance:
+        error = raw.get("numeric_error")
+        return cls(
+            str(raw["plan_key"]),
+            str(raw["emulator_version"]),
+            float(raw["compile_seconds"]),
+            bool(raw.get("compile_cached", False)),
+            None if error is None else float(error),
+        )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One experiment and everything it produced: the unit that is stored, shown and exported.
+
+    ``settings`` is what the deployment needs on the real machine, in the generation's own
+    terms (compiler arguments, runtime environment, ...): the generation writes it when the
+    deployment is evaluated, so that reading and exporting never need the generation's code.
+    """
+
+    workload: Workload
+    deployment: Deployment
+    load: Load
+    result: Result
+    cost: Cost
+    provenance: Provenance
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def generation(self) -> str:
+        return str(self.settings.get("generation", ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workload": self.workload.to_dict(),
+            "deployment": self.deployment.to_dict(),
+            "load": self.load.to_dict(),
+            "result": self.result.to_dict(),
+            "cost": self.cost.to_dict(),
+            "provenance": self.provenance.to_dict(),
+            "settings": dict(self.settings),
+        }
+
+    def flat(self) -> dict[str, Any]:
+        """The one flat view of an evaluation: ``autotune bench --json``, the JSON of study
+        results and validation rows. Rounded for reading; the stored values are exact."""
+        r, c, p = self.result, self.cost, self.provenance
+        out: dict[str, Any] = {
+            "instance_type": self.deployment.instance_type,
+            **self.workload.to_dict(),
+            **{k: v for k, v in self.deployment.to_dict().items() if k != "instance_type"},
+            "mode": r.mode,
+            "copies": len(self.settings.get("copies", ())) or 1,
+            "concurrency": r.concurrency,
+            "requests": r.requests,
+            "seed": self.load.seed,
+            "throughput": round(r.throughput, 3),
+            "latency_ms": {k: round(v, 4) for k, v in r.latency.to_dict().items()},
+            "cost_per_hour_usd": c.per_hour_usd,
+            "cost_per_1m_usd": round(c.per_1m_usd, 6),
+            "price_set": c.price_set,
+            "bottleneck": r.bottleneck,
+            "bottleneck_detail": r.bottleneck_detail,
+            "core_utilization": [round(u, 4) for u in r.core_utilization],
+            "host_utilization": round(r.host_utilization, 4),
+            "stages": [
+                {
+                    "index": s.index,
+                    "service_ms": round(s.service_s * 1e3, 4),
+                    "busy_fraction": round(s.busy_fraction, 4),
+                }
+                for s in r.stages
+            ],
+            "plan_key": p.plan_key,
+            "emulator_version": p.emulator_version,
+            "compile_seconds": round(p.compile_seconds, 4),
+            "compile_cached": p.compile_cached,
+            "numeric_error": p.numeric_error,
+        }
+        if c.fleet_size is not None:
+            out["fleet_size"] = c.fleet_size
+            out["fleet_cost_per_hour_usd"] = round(c.fleet_size * c.per_hour_usd, 4)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Evaluation:
+        return cls(
+            Workload.from_dict(raw["workload"]),
+            Deployment.from_dict(raw["deployment"]),
+            Load.from_dict(raw["load"]),
+            Result.from_dict(raw["result"]),
+            Cost.from_dict(raw["cost"]),
+            Provenance.from_dict(raw["provenance"]),
+            dict(raw.get("settings", {})),
+        )
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """The evaluation of one Optuna trial, keyed by its trial id, as storage keeps it."""
+
+    study_name: str
+    optuna_trial_id: int
+    trial_number: int
+    evaluation: Evaluation
+
+    # The parts of the evaluation, one attribute away.
+    @property
+    def workload(self) -> Workload:
+        return self.evaluation.workload
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.evaluation.deployment
+
+    @property
+    def result(self) -> Result:
+        return self.evaluation.result
+
+    @property
+    def cost(self) -> Cost:
+        return self.evaluation.cost
+
+    @property
+    def latency(self) -> Latency:
+        return self.evaluation.result.latency
