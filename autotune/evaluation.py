@@ -16,7 +16,7 @@ from autotune.emulator import (
     run_load,
 )
 from autotune.errors import InputError
-from autotune.hardware import Plan, generation_of
+from autotune.hardware import Placement, Plan, generation_of
 from autotune.models import resolve_model
 from autotune.values import (
     MAX_REQUESTS,
@@ -59,21 +59,21 @@ def evaluate(experiment: Experiment, cache: CompileCache | None = None) -> Evalu
         workload=workload,
         deployment=deployment,
         load=load,
-        result=_result(sim, plan, placement.mode),
+        result=_result(sim, plan, placement),
         cost=Cost(experiment.price_set, price, price / (sim.throughput * 3600) * 1e6),
         provenance=Provenance(plan.key, plan.emulator_version, compiled.seconds, compiled.cached),
         settings=generation.settings(placement),
     )
 
 
-def _result(sim: SimResult, plan: Plan, mode: str) -> Result:
+def _result(sim: SimResult, plan: Plan, placement: Placement) -> Result:
     lat = sim.latency_s
     return Result(
         throughput=sim.throughput,
         latency=Latency(lat.p50 * 1e3, lat.p95 * 1e3, lat.p99 * 1e3, lat.mean * 1e3),
         concurrency=sim.concurrency,
         requests=sim.requests,
-        mode=mode,
+        mode=placement.mode,
         bottleneck=sim.bottleneck,
         bottleneck_detail=sim.bottleneck_detail,
         core_utilization=sim.core_utilization,
@@ -97,4 +97,5 @@ def _result(sim: SimResult, plan: Plan, mode: str) -> Result:
             )
             for s, t in zip(plan.stages, sim.stages, strict=True)
         ),
+        copy_cores=placement.copies,
     )

@@ -22,19 +22,18 @@ import torch
 
 from autotune.catalog import get_instance
 from autotune.emulator import (
-    Deployment,
-    Plan,
     SimResult,
     capture,
-    compile_plan,
-    deploy,
-    emulator_version,
-    groups_from_env,
-    load_calibration,
-    simulate,
+    compile_graph,
+    execute,
+    place,
+    run_load,
+    summarize,
 )
-from autotune.emulator._functional import execute
 from autotune.errors import InputError
+from autotune.hardware import Placement, Plan, emulator_version, load_calibration
+from autotune.hardware.neuroncore_v1 import groups_from_env
+from autotune.values import Deployment, Workload
 
 DEFAULT_INSTANCE = "inf1.xlarge"
 _PIPELINE_FLAG = "--neuroncore-pipeline-cores"
@@ -87,15 +86,19 @@ class TracedModel:
 
     def load(
         self, env: Mapping[str, str] | None = None, instance_type: str | None = None
-    ) -> Deployment:
+    ) -> Placement:
         """Place the model on NeuronCore groups the way the runtime reads ``env``."""
         env = os.environ if env is None else env
         instance = get_instance(
             instance_type or env.get("AUTOTUNE_INSTANCE_TYPE", DEFAULT_INSTANCE)
         )
-        groups = groups_from_env(env, instance, self.plan.pipeline_cores)
+        cores = self.plan.knob("pipeline_cores")
+        groups = groups_from_env(env, instance, cores)
         sizes, first = groups if groups is not None else (None, 0)
-        return deploy(self.plan, instance, sizes, first)
+        deployment = Deployment.of(
+            instance.name, pipeline_cores=cores, group_sizes=sizes, first_core=first or None
+        )
+        return place(self.plan, instance, deployment)
 
     def benchmark(
         self,
@@ -106,13 +109,8 @@ class TracedModel:
         instance_type: str | None = None,
     ) -> SimResult:
         """Closed-loop load test of the loaded model on the emulated instance."""
-        return simulate(
-            self.load(env, instance_type),
-            load_calibration(),
-            concurrency=concurrency,
-            requests=requests,
-            seed=seed,
-        )
+        placement = self.load(env, instance_type)
+        return run_load(placement, concurrency=concurrency, requests=requests, seed=seed)
 
 
 def trace(
@@ -135,17 +133,14 @@ def trace(
     first = next(iter(inputs.values()))
     batch = int(first.shape[0]) if first.dim() > 0 else 1
     seq = int(first.shape[1]) if first.dim() > 1 else 1
-    accelerator = get_instance(DEFAULT_INSTANCE).accelerator
-    plan = compile_plan(
-        program,
+    plan = compile_graph(
+        summarize(program),
         model=type(model).__name__,
         identity=_identity(model),
-        task="traced",
-        batch=batch,
-        seq_len=seq,
-        pipeline_cores=cores,
-        accelerator=accelerator,
+        workload=Workload(type(model).__name__, "traced", seq, batch),
+        instance=get_instance(DEFAULT_INSTANCE),
+        deployment=Deployment.of(DEFAULT_INSTANCE, pipeline_cores=cores),
         calibration=load_calibration(),
-        emulator_version=emulator_version(),
+        version=emulator_version(),
     )
     return TracedModel(program, plan, list(inputs))

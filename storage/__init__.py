@@ -6,13 +6,11 @@ history (version table ``autotune_alembic_version``), so the database remains on
 """
 
 from storage._engine import input_error, serialize_sqlite
-from storage._records import TrialRecord
 from storage._store import ResultStore, SchemaRevisionError, default_storage_url
 
 __all__ = [
     "ResultStore",
     "SchemaRevisionError",
-    "TrialRecord",
     "default_storage_url",
     "input_error",
     "serialize_sqlite",

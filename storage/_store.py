@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, CursorResult, column, delete, select, tabl
 from sqlalchemy.orm import Session, sessionmaker
 
 from autotune.errors import InputError
+from autotune.values import TrialRecord
 from storage._engine import (
     SQLITE_BEGIN,
     describe,
@@ -20,7 +21,6 @@ from storage._engine import (
     open_engine,
 )
 from storage._models import TrialResultRow, row_values, to_record
-from storage._records import TrialRecord
 from storage._schema import current_revision, head_revision, upgrade
 
 # Optuna's table of trials (its schema, not ours): ``add`` reads a trial's state there.

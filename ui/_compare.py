@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from autotune.study._objectives import Goals, feasible, pareto_front, unique
-from storage import TrialRecord
+from autotune.study import Goals, feasible, pareto_front, unique
+from autotune.study.read import knobs_text
+from autotune.values import TrialRecord
 from ui._trial import deployment_mode
 
 
@@ -24,11 +25,11 @@ def _summary(records: Sequence[TrialRecord], goals: Goals) -> dict[str, str]:
     return {
         "completed trials": str(len(records)),
         "feasible configs": str(len(ok)),
-        "lowest p95 (ms)": f"{min(r.latency_p95_ms for r in ok):.3f}",
-        "highest throughput (seq/s)": f"{max(r.throughput for r in ok):.1f}",
-        "lowest $ per 1M": f"{min(r.cost_per_1m_usd for r in ok):.4f}",
+        "lowest p95 (ms)": f"{min(r.latency.p95_ms for r in ok):.3f}",
+        "highest throughput (seq/s)": f"{max(r.result.throughput for r in ok):.1f}",
+        "lowest $ per 1M": f"{min(r.cost.per_1m_usd for r in ok):.4f}",
         "Pareto front size": str(len(pareto_front(ok, goals))),
-        "instances tried": ", ".join(sorted({r.instance_type for r in records})),
+        "instances tried": ", ".join(sorted({r.deployment.instance_type for r in records})),
     }
 
 
@@ -50,18 +51,17 @@ def compare_trials(a: TrialRecord, b: TrialRecord) -> list[CompareRow]:
     def fields(r: TrialRecord) -> dict[str, str]:
         return {
             "study / trial": f"{r.study_name} / {r.trial_number}",
-            "instance": r.instance_type,
+            "instance": r.deployment.instance_type,
             "mode": deployment_mode(r),
-            "batch size": str(r.batch_size),
-            "pipeline cores": str(r.pipeline_cores),
-            "group sizes": ",".join(map(str, r.group_sizes)),
-            "clients": str(r.concurrency),
-            "throughput (seq/s)": f"{r.throughput:.1f}",
-            "p50 / p95 / p99 (ms)": f"{r.latency_p50_ms:.3f} / {r.latency_p95_ms:.3f} / "
-            f"{r.latency_p99_ms:.3f}",
-            "$ per hour": f"{r.cost_per_hour_usd:.3f}",
-            "$ per 1M": f"{r.cost_per_1m_usd:.4f}",
-            "bottleneck": r.bottleneck,
+            "batch size": str(r.workload.batch_size),
+            "deployment": knobs_text(r.deployment),
+            "clients": str(r.result.concurrency),
+            "throughput (seq/s)": f"{r.result.throughput:.1f}",
+            "p50 / p95 / p99 (ms)": f"{r.latency.p50_ms:.3f} / {r.latency.p95_ms:.3f} / "
+            f"{r.latency.p99_ms:.3f}",
+            "$ per hour": f"{r.cost.per_hour_usd:.3f}",
+            "$ per 1M": f"{r.cost.per_1m_usd:.4f}",
+            "bottleneck": r.result.bottleneck,
         }
 
     fa, fb = fields(a), fields(b)

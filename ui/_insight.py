@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import optuna
 
-from autotune.study._objectives import OBJECTIVES, Goals, feasible, metric
-from storage import TrialRecord
+from autotune.study import OBJECTIVES, Goals, feasible, metric
+from autotune.values import TrialRecord
 
 _LABELS = {"p95_ms": "p95 latency (ms)", "throughput": "throughput (seq/s)"}
 
@@ -92,17 +92,17 @@ def by_instance_and_batch(records: Sequence[TrialRecord]) -> list[GroupRow]:
     """Latency and cost grouped by instance type and batch size."""
     groups: dict[tuple[str, int], list[TrialRecord]] = {}
     for r in records:
-        groups.setdefault((r.instance_type, r.batch_size), []).append(r)
+        groups.setdefault((r.deployment.instance_type, r.workload.batch_size), []).append(r)
     return [
         GroupRow(
             instance,
             batch,
             len(rs),
-            min(r.latency_p95_ms for r in rs),
-            statistics.median(r.latency_p95_ms for r in rs),
-            min(r.cost_per_1m_usd for r in rs),
-            statistics.median(r.cost_per_1m_usd for r in rs),
-            max(r.throughput for r in rs),
+            min(r.latency.p95_ms for r in rs),
+            statistics.median(r.latency.p95_ms for r in rs),
+            min(r.cost.per_1m_usd for r in rs),
+            statistics.median(r.cost.per_1m_usd for r in rs),
+            max(r.result.throughput for r in rs),
         )
         for (instance, batch), rs in sorted(groups.items())
     ]

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from autotune.catalog import get_instance
-from storage import TrialRecord
+from autotune.values import StageResult, TrialRecord
 
 MB = 1e6
-Mode = Literal["data-parallel", "pipeline", "mixed", "gpu"]
 
 
-def deployment_mode(record: TrialRecord) -> Mode:
-    """How the cores are used: copies of a one-core model, one pipeline, or several pipelines."""
-    if get_instance(record.instance_type).is_gpu:
-        return "gpu"
-    if record.pipeline_cores == 1:
-        return "data-parallel"
-    return "pipeline" if len(record.group_sizes) == 1 else "mixed"
+def deployment_mode(record: TrialRecord) -> str:
+    """How the cores are used, in the words of the record's hardware generation."""
+    return record.result.mode
 
 
 @dataclass(frozen=True)
@@ -68,31 +62,27 @@ class TrialDetail:
     host_utilization: float
 
 
-def _stage_row(stage: dict[str, object]) -> StageRow:
-    def num(key: str) -> float:
-        value = stage.get(key, 0.0)
-        return float(value) if isinstance(value, int | float) else 0.0
-
+def _stage_row(s: StageResult) -> StageRow:
     return StageRow(
-        stage=int(num("index")),
-        n_ops=int(num("n_ops")),
-        tensor_gflop=num("tensor_flops") / 1e9,
-        weight_mb=num("weight_bytes") / MB,
-        resident_mb=num("resident_bytes") / MB,
-        streamed_mb=num("streamed_bytes") / MB,
-        estimated_ms=num("estimated_s") * 1e3,
-        service_ms=num("service_s") * 1e3,
-        compute_ms=num("compute_s_sim") * 1e3,
-        dram_ms=num("dram_s") * 1e3,
-        link_ms=num("link_s") * 1e3,
-        busy_pct=num("busy_fraction") * 100,
+        stage=s.index,
+        n_ops=s.n_ops,
+        tensor_gflop=s.tensor_flops / 1e9,
+        weight_mb=s.weight_bytes / MB,
+        resident_mb=s.resident_bytes / MB,
+        streamed_mb=s.streamed_bytes / MB,
+        estimated_ms=s.estimated_s * 1e3,
+        service_ms=s.service_s * 1e3,
+        compute_ms=s.compute_s * 1e3,
+        dram_ms=s.dram_s * 1e3,
+        link_ms=s.link_s * 1e3,
+        busy_pct=s.busy_fraction * 100,
     )
 
 
 def chips(record: TrialRecord) -> tuple[ChipUtilization, ...]:
     """Per-core utilization grouped by chip (4 NeuronCores per inf1 chip, from the catalog)."""
-    per_chip = get_instance(record.instance_type).accelerator.cores_per_chip
-    util = record.core_utilization
+    per_chip = get_instance(record.deployment.instance_type).accelerator.cores_per_chip
+    util = record.result.core_utilization
     return tuple(
         ChipUtilization(
             start // per_chip,
@@ -104,29 +94,29 @@ def chips(record: TrialRecord) -> tuple[ChipUtilization, ...]:
 
 
 def latency_summary(record: TrialRecord) -> LatencySummary:
-    p50 = record.latency_p50_ms
+    p50 = record.latency.p50_ms
     return LatencySummary(
         p50,
-        record.latency_p95_ms,
-        record.latency_p99_ms,
-        record.latency_mean_ms,
-        record.latency_p99_ms / p50 if p50 > 0 else float("nan"),
+        record.latency.p95_ms,
+        record.latency.p99_ms,
+        record.latency.mean_ms,
+        record.latency.p99_ms / p50 if p50 > 0 else float("nan"),
     )
 
 
 def bottleneck_sentence(record: TrialRecord) -> str:
-    detail = record.bottleneck_detail.strip()
-    return f"Limited by {record.bottleneck}" + (f": {detail}." if detail else ".")
+    detail = record.result.bottleneck_detail.strip()
+    return f"Limited by {record.result.bottleneck}" + (f": {detail}." if detail else ".")
 
 
 def trial_detail(record: TrialRecord) -> TrialDetail:
     """Everything the trial page shows about one trial."""
     return TrialDetail(
-        tuple(_stage_row(s) for s in record.stages),
+        tuple(_stage_row(s) for s in record.result.stages),
         chips(record),
         bottleneck_sentence(record),
         latency_summary(record),
-        record.host_utilization,
+        record.result.host_utilization,
     )
 
 
@@ -157,10 +147,10 @@ def timeline(record: TrialRecord, n_requests: int = 12) -> tuple[TimelineBar, ..
     previous one returns; client ``c`` uses copy ``c mod copies``. Within a copy, each stage
     serves requests first come, first served.
     """
-    service = [float(s.get("service_s", 0.0)) * 1e3 for s in record.stages]
-    copies = max(1, len(record.group_sizes))
-    offsets = [sum(record.group_sizes[:i]) for i in range(copies)]
-    clients = max(1, record.concurrency)
+    service = [s.service_s * 1e3 for s in record.result.stages]
+    cores = record.result.copy_cores or ((0,),)
+    copies = len(cores)
+    clients = max(1, record.result.concurrency)
     free = [[0.0] * len(service) for _ in range(copies)]
     done: list[float] = []
     bars: list[TimelineBar] = []
@@ -172,6 +162,7 @@ def timeline(record: TrialRecord, n_requests: int = 12) -> tuple[TimelineBar, ..
             start = max(t, free[copy][stage])
             t = start + s
             free[copy][stage] = t
-            bars.append(TimelineBar(request, client, copy, stage, offsets[copy] + stage, start, t))
+            core = cores[copy][stage] if stage < len(cores[copy]) else stage
+            bars.append(TimelineBar(request, client, copy, stage, core, start, t))
         done.append(t)
     return tuple(bars)

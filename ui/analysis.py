@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from autotune.study._objectives import Goals, best, feasible, metric, pareto_front, unique
-from storage import TrialRecord
+from autotune.study import Goals, best, feasible, metric, pareto_front, unique
+from autotune.study.read import knobs_text, plural
+from autotune.values import TrialRecord, pareto_indices
 from ui._compare import CompareRow, compare, compare_trials
 from ui._insight import (
     GroupRow,
@@ -27,7 +28,6 @@ from ui._trial import (
     TIMELINE_NOTE,
     ChipUtilization,
     LatencySummary,
-    Mode,
     StageRow,
     TimelineBar,
     TrialDetail,
@@ -135,19 +135,19 @@ def config_text(record: TrialRecord, goals: Goals, sep: str = "<br>") -> str:
     """The full config and its results, for hover labels and cards."""
     parts = [
         f"trial {record.trial_number}",
-        f"{record.instance_type} ({deployment_mode(record)})",
-        f"batch {record.batch_size}, pipeline {record.pipeline_cores}, "
-        f"groups {','.join(map(str, record.group_sizes))}, {record.concurrency} clients",
-        f"p50/p95/p99 {record.latency_p50_ms:.3f}/{record.latency_p95_ms:.3f}/"
-        f"{record.latency_p99_ms:.3f} ms",
-        f"{record.throughput:.1f} seq/s",
-        f"${record.cost_per_hour_usd:.3f}/h, ${record.cost_per_1m_usd:.4f} per 1M",
+        f"{record.deployment.instance_type} ({deployment_mode(record)})",
+        f"batch {record.workload.batch_size}, {knobs_text(record.deployment)}, "
+        f"{plural(record.result.concurrency, 'client')}",
+        f"p50/p95/p99 {record.latency.p50_ms:.3f}/{record.latency.p95_ms:.3f}/"
+        f"{record.latency.p99_ms:.3f} ms",
+        f"{record.result.throughput:.1f} seq/s",
+        f"${record.cost.per_hour_usd:.3f}/h, ${record.cost.per_1m_usd:.4f} per 1M",
     ]
-    if record.fleet_size is not None:
+    if record.cost.fleet_size is not None:
         parts.append(
-            f"fleet {record.fleet_size} x = ${record.fleet_size * record.cost_per_hour_usd:.3f}/h"
+            f"fleet {record.cost.fleet_size} x = ${record.cost.fleet_per_hour_usd or 0:.3f}/h"
         )
-    parts.append(f"bottleneck: {record.bottleneck}")
+    parts.append(f"bottleneck: {record.result.bottleneck}")
     if not feasible(record, goals):
         parts.append("infeasible (violates a constraint)")
     return sep.join(parts)
@@ -160,7 +160,7 @@ class ParetoPoint:
     cost: float  # $ per 1M sequences, or the fleet's $/h when the study sizes a fleet
     throughput: float
     instance_type: str
-    mode: Mode
+    mode: str
     feasible: bool
     on_front: bool
     hover: str
@@ -181,13 +181,9 @@ class ParetoInfo:
 
 def _throughput_front(records: Sequence[TrialRecord]) -> list[TrialRecord]:
     """Records no other beats on both lower p95 and higher throughput, by latency."""
-    front: list[TrialRecord] = []
-    top = -math.inf
-    for r in sorted(records, key=lambda r: (r.latency_p95_ms, -r.throughput, r.trial_number)):
-        if r.throughput > top:
-            front.append(r)
-            top = r.throughput
-    return front
+    ordered = sorted(records, key=lambda r: r.trial_number)
+    points = [(r.latency.p95_ms, -r.result.throughput) for r in ordered]
+    return sorted((ordered[i] for i in pareto_indices(points)), key=lambda r: r.latency.p95_ms)
 
 
 def pareto_info(records: Sequence[TrialRecord], goals: Goals, y: YAxis = "cost") -> ParetoInfo:
@@ -199,10 +195,10 @@ def pareto_info(records: Sequence[TrialRecord], goals: Goals, y: YAxis = "cost")
     points = {
         r.trial_number: ParetoPoint(
             r.trial_number,
-            r.latency_p95_ms,
+            r.latency.p95_ms,
             metric(r, "cost", goals),
-            r.throughput,
-            r.instance_type,
+            r.result.throughput,
+            r.deployment.instance_type,
             deployment_mode(r),
             feasible(r, goals),
             r.trial_number in on_front,
@@ -238,21 +234,21 @@ def best_cards(
         return []
     cards = []
     picks: tuple[tuple[str, Callable[[TrialRecord], float], float, str], ...] = (
-        ("Lowest p95 latency", lambda r: r.latency_p95_ms, 1.0, "{:.3f} ms"),
-        ("Highest throughput", lambda r: r.throughput, -1.0, "{:.1f} seq/s"),
-        ("Lowest cost", lambda r: r.cost_per_1m_usd, 1.0, "${:.4f} per 1M"),
+        ("Lowest p95 latency", lambda r: r.latency.p95_ms, 1.0, "{:.3f} ms"),
+        ("Highest throughput", lambda r: r.result.throughput, -1.0, "{:.1f} seq/s"),
+        ("Lowest cost", lambda r: r.cost.per_1m_usd, 1.0, "${:.4f} per 1M"),
     )
     for title, value, sign, fmt in picks:
         r = min(ok, key=lambda r: (sign * value(r), r.trial_number))
         cards.append(BestCard(title, fmt.format(value(r)), r, config_text(r, goals, "\n")))
     load = qps if qps is not None else goals.target_qps
     if load is not None and load > 0:
-        r = min(ok, key=lambda r: (_fleet(r, load) * r.cost_per_hour_usd, r.trial_number))
+        r = min(ok, key=lambda r: (_fleet(r, load) * r.cost.per_hour_usd, r.trial_number))
         n = _fleet(r, load)
         cards.append(
             BestCard(
                 f"Cheapest fleet for {load:g} seq/s",
-                f"{n} x {r.instance_type} = ${n * r.cost_per_hour_usd:.3f}/h",
+                f"{n} x {r.deployment.instance_type} = ${n * r.cost.per_hour_usd:.3f}/h",
                 r,
                 config_text(r, goals, "\n"),
             )
@@ -261,4 +257,4 @@ def best_cards(
 
 
 def _fleet(record: TrialRecord, qps: float) -> int:
-    return max(1, math.ceil(qps / record.throughput))
+    return max(1, math.ceil(qps / record.result.throughput))

@@ -12,8 +12,8 @@ from dataclasses import asdict
 import streamlit as st
 
 from autotune.errors import AutotuneError
-from autotune.study._export import render, spec_from_record
-from storage import TrialRecord
+from autotune.study.read import render, spec_from_record
+from autotune.values import TrialRecord
 from ui import analysis, charts
 from ui.data import LoadedStudy, list_study_names, load_study, storage_url, study_rows
 

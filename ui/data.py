@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import optuna
 
 from autotune.errors import InputError
-from autotune.study._queries import OpenStudy, open_existing, study_names
-from storage import ResultStore, TrialRecord, default_storage_url
+from autotune.study.read import OpenStudy, open_existing, study_names
+from autotune.values import TrialRecord
+from storage import ResultStore, default_storage_url
 from ui.analysis import StudyRow, study_row
 
 ENV_VAR = "AUTOTUNE_STORAGE"

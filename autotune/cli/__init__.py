@@ -37,8 +37,26 @@ def _given_value(param: object, argv: list[str]) -> str:
     return ""
 
 
+def _quiet_libraries() -> None:
+    """The process-wide settings of the command line, and only of it (never of the library).
+
+    A failed deployment is a trial outcome stored with its reason: Optuna's own log line (with a
+    traceback) would only repeat it. Optuna's heartbeat helpers and TPE's ``consider_endpoints``
+    are flagged experimental or deprecated: autotune uses them on purpose (see
+    ``autotune.study._search`` and ``OPTUNA_PRIVATE.md``).
+    """
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message=".*consider_endpoints", category=FutureWarning)
+
+
 def main() -> None:
     """Console entry point: one clean line and exit 2 for every user mistake."""
+    _quiet_libraries()
     command = typer.main.get_command(app)
     try:
         code = command.main(standalone_mode=False)

@@ -21,7 +21,6 @@ Model = Annotated[str, typer.Option(help="Built-in preset or local Hugging Face 
 Task = Annotated[str, typer.Option(help="question-answering or sequence-classification.")]
 SeqLen = Annotated[int, typer.Option(help="Compiled sequence length.")]
 Batch = Annotated[int, typer.Option(help="Compiled batch size.")]
-Pipeline = Annotated[int, typer.Option(help="--neuroncore-pipeline-cores of the compiled model.")]
 Instance = Annotated[str, typer.Option(help="Instance type (see `autotune catalog`).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 

@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from autotune._format import table
 from autotune.catalog import DEFAULT_PRICE_SET, load_instances, load_price_sets
-from autotune.cli._app import AsJson, Batch, Instance, Model, Pipeline, SeqLen, Task, app, emit
-from autotune.models import DEFAULT_MODEL, DEFAULT_TASK
+from autotune.cli._app import AsJson, Batch, Instance, Model, SeqLen, Task, app, emit
+from autotune.cli._format import table
+from autotune.cli._knobs import Concurrency, GroupSizes, PipelineCores, deployment_of
+from autotune.values import DEFAULT_MODEL, DEFAULT_TASK
 
 
 @app.command()
@@ -23,6 +24,7 @@ def catalog(as_json: AsJson = False) -> None:
             {
                 "instance_type": inst.name,
                 "accelerator": acc.name,
+                "generation": acc.generation,
                 "chips": inst.chips,
                 "cores": inst.cores,
                 "vcpus": inst.vcpus,
@@ -33,32 +35,21 @@ def catalog(as_json: AsJson = False) -> None:
     if as_json:
         emit({"instances": rows, "price_sets": {s.name: s.source for s in sets.values()}})
         return
-    headers = [
-        "instance",
-        "accelerator",
-        "chips",
-        "cores",
-        "vCPUs",
-        "device GiB",
-        *(f"$/h {name}" for name in sets),
+    headers = ["instance", "accelerator", "chips", "cores", "vCPUs", "device GiB"]
+    headers += [f"$/h {name}" for name in sets]
+    body = [
+        [
+            r["instance_type"],
+            r["accelerator"],
+            r["chips"],
+            r["cores"],
+            r["vcpus"],
+            f"{r['device_memory_gib']:.0f}",
+            *("-" if p is None else f"{p:.3f}" for p in r["prices"].values()),
+        ]
+        for r in rows
     ]
-    typer.echo(
-        table(
-            headers,
-            [
-                [
-                    r["instance_type"],
-                    r["accelerator"],
-                    r["chips"],
-                    r["cores"],
-                    r["vcpus"],
-                    f"{r['device_memory_gib']:.0f}",
-                    *(f"{p:.3f}" for p in r["prices"].values()),
-                ]
-                for r in rows
-            ],
-        )
-    )
+    typer.echo(table(headers, body))
     for s in sets.values():
         default = " (default)" if s.name == DEFAULT_PRICE_SET else ""
         typer.echo(f"\n{s.name}{default}: {s.description}. Source: {s.source}")
@@ -70,17 +61,18 @@ def compile_(
     task: Task = DEFAULT_TASK,
     seq_len: SeqLen = 128,
     batch_size: Batch = 1,
-    pipeline_cores: Pipeline = 1,
+    pipeline_cores: PipelineCores = None,
     instance: Instance = "inf1.xlarge",
     verify: Annotated[
-        bool, typer.Option(help="Run the compiled stages on CPU and compare with the eager model.")
+        bool, typer.Option(help="Run the compiled stages on CPU and compare with the eager model")
     ] = True,
     as_json: AsJson = False,
 ) -> None:
-    """Compile a model for NeuronCores and print its stage table."""
-    from autotune.compile_report import compile_report
+    """Compile a model for an instance and print its stage table."""
+    from autotune.cli._compile import compile_report
 
-    report = compile_report(model, task, seq_len, batch_size, pipeline_cores, instance, verify)
+    deployment = deployment_of(instance, pipeline_cores=pipeline_cores)
+    report = compile_report(model, task, seq_len, batch_size, deployment, verify)
     if as_json:
         emit(report.to_dict())
     else:
@@ -91,54 +83,41 @@ def compile_(
 def bench(
     instance: Instance = "inf1.xlarge",
     batch_size: Batch = 1,
-    pipeline_cores: Pipeline = 1,
-    group_sizes: Annotated[
-        str | None,
-        typer.Option(
-            help="NEURONCORE_GROUP_SIZES as a comma list, e.g. 1,1,1,1 [default: as many groups "
-            "of the pipeline size as fit]."
-        ),
-    ] = None,
+    pipeline_cores: PipelineCores = None,
+    group_sizes: GroupSizes = None,
     model: Model = DEFAULT_MODEL,
     task: Task = DEFAULT_TASK,
     seq_len: SeqLen = 128,
-    concurrency: Annotated[
-        int | None,
-        typer.Option(help="Closed-loop clients [default: one per pipeline stage of every copy]."),
-    ] = None,
-    requests: Annotated[int, typer.Option(help="Requests to simulate.")] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated jitter.")] = 0,
-    price_set: Annotated[str, typer.Option(help="Named price set.")] = DEFAULT_PRICE_SET,
+    concurrency: Concurrency = None,
+    requests: Annotated[int, typer.Option(help="Requests to simulate")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated jitter")] = 0,
+    price_set: Annotated[str, typer.Option(help="Named price set")] = DEFAULT_PRICE_SET,
     as_json: AsJson = False,
 ) -> None:
     """Compile, deploy and load-test one configuration on the emulator."""
-    from autotune.bench import BenchConfig, run_bench
-    from autotune.emulator import CompileCache, parse_group_sizes
+    from autotune.emulator import CompileCache
+    from autotune.evaluation import evaluate
+    from autotune.values import Experiment, Load, Workload
 
-    config = BenchConfig(
-        instance_type=instance,
-        batch_size=batch_size,
-        pipeline_cores=pipeline_cores,
-        group_sizes=parse_group_sizes(group_sizes) if group_sizes is not None else None,
-        model=model,
-        task=task,
-        seq_len=seq_len,
-        concurrency=concurrency,
-        requests=requests,
-        seed=seed,
-        price_set=price_set,
+    experiment = Experiment(
+        Workload(model, task, seq_len, batch_size),
+        deployment_of(instance, pipeline_cores=pipeline_cores, group_sizes=group_sizes),
+        Load(concurrency=concurrency, requests=requests, seed=seed),
+        price_set,
     )
-    report = run_bench(config, CompileCache())
-    out: dict[str, Any] = report.to_dict()
+    out = evaluate(experiment, CompileCache()).flat()
     if as_json:
         emit(out)
         return
+    from autotune.study.read import knobs_text, plural
+    from autotune.values import Deployment
+
     lat = out["latency_ms"]
+    deployment = Deployment.from_dict(out)
     typer.echo(
         f"{out['instance_type']}  {out['model']} ({out['task']}, seq {out['seq_len']})\n"
-        f"batch {out['batch_size']}, pipeline cores {out['pipeline_cores']}, "
-        f"groups {','.join(map(str, out['group_sizes']))} ({out['mode']}), "
-        f"{out['concurrency']} clients, {out['requests']} requests\n"
+        f"batch {out['batch_size']}, {knobs_text(deployment)} "
+        f"({out['mode']}), {plural(out['concurrency'], 'client')}, {out['requests']} requests\n"
         f"throughput   {out['throughput']:.1f} seq/s\n"
         f"latency ms   p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  p99 {lat['p99']:.2f}  "
         f"mean {lat['mean']:.2f}\n"
@@ -150,49 +129,37 @@ def bench(
 
 @app.command()
 def validate(
-    requests: Annotated[int, typer.Option(help="Requests simulated per row.")] = 2000,
+    requests: Annotated[int, typer.Option(help="Requests simulated per row")] = 2000,
     as_json: AsJson = False,
 ) -> None:
     """Reproduce the published AWS blog table beside the emulator's figures."""
-    from autotune.validate_report import validate_rows
+    from autotune.evaluation import check_load
+    from autotune.reference import validate_rows
+    from autotune.values import Load
 
-    rows = validate_rows(requests)
+    check_load(Load(requests=requests))
+    rows = [v.to_dict() for v in validate_rows(requests)]
     if as_json:
         emit({"rows": rows})
         return
-    typer.echo(
-        table(
-            [
-                "instance",
-                "batch",
-                "mode",
-                "clients",
-                "seq/s pub",
-                "seq/s emu",
-                "err",
-                "p95 ms pub",
-                "p95 ms emu",
-                "err",
-                "$/1M pub",
-                "$/1M emu",
-            ],
-            [
-                [
-                    r["instance_type"],
-                    r["batch_size"],
-                    r["mode"],
-                    r["clients"],
-                    f"{r['throughput_published']:.0f}",
-                    f"{r['throughput']:.0f}",
-                    f"{r['throughput_error_pct']:+.1f}%",
-                    f"{r['p95_ms_published']:.1f}",
-                    f"{r['p95_ms']:.1f}",
-                    f"{r['p95_error_pct']:+.1f}%",
-                    f"{r['cost_per_1m_published']:.2f}",
-                    f"{r['cost_per_1m_usd']:.2f}",
-                ]
-                for r in rows
-            ],
-        )
-    )
+    headers = ["instance", "batch", "mode", "clients", "seq/s pub", "seq/s emu", "err"]
+    headers += ["p95 ms pub", "p95 ms emu", "err", "$/1M pub", "$/1M emu"]
+    body = [
+        [
+            r["instance_type"],
+            r["batch_size"],
+            r["mode"],
+            r["clients"],
+            f"{r['throughput_published']:.0f}",
+            f"{r['throughput']:.0f}",
+            f"{r['throughput_error_pct']:+.1f}%",
+            f"{r['p95_ms_published']:.1f}",
+            f"{r['p95_ms']:.1f}",
+            f"{r['p95_error_pct']:+.1f}%",
+            f"{r['cost_per_1m_published']:.2f}",
+            f"{r['cost_per_1m_usd']:.2f}",
+        ]
+        for r in rows
+    ]
+    typer.echo(table(headers, body))
     typer.echo("\nPrices: on-demand-2021-05 (the set that reproduces the blog's cost column).")

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from autotune._format import table
 from autotune.cli._app import AsJson, app, emit
+from autotune.cli._format import table
 from autotune.cli._results import (
     Storage,
     StudyName,
@@ -26,7 +26,7 @@ from autotune.errors import InputError
 @app.command()
 def studies(storage: Storage = None, as_json: AsJson = False) -> None:
     """List the studies in a storage with their objective, trial counts and best result."""
-    from autotune.study._queries import open_existing, study_names
+    from autotune.study.read import open_existing, study_names
     from storage import SchemaRevisionError
 
     url = url_of(storage)
@@ -95,9 +95,9 @@ def studies(storage: Storage = None, as_json: AsJson = False) -> None:
 
 _SORTS = {
     "number": lambda r: r.trial_number,
-    "p95": lambda r: r.latency_p95_ms,
-    "throughput": lambda r: -r.throughput,
-    "cost": lambda r: r.cost_per_1m_usd,
+    "p95": lambda r: r.latency.p95_ms,
+    "throughput": lambda r: -r.result.throughput,
+    "cost": lambda r: r.cost.per_1m_usd,
 }
 
 
@@ -111,7 +111,7 @@ def trials(
 ) -> None:
     """List a study's completed trials (sortable) and the configs that could not deploy."""
     from autotune.errors import choice_error
-    from autotune.study._queries import open_existing
+    from autotune.study.read import open_existing
 
     if limit is not None and limit < 1:
         raise InputError(f"--limit {limit} must be at least 1")
@@ -141,7 +141,7 @@ def best_cmd(
     objective: Annotated[
         str | None,
         typer.Option(
-            help="min-latency, max-throughput, min-cost or pareto [default: the study's]."
+            help="min-latency, max-throughput, min-cost or pareto (default: the study's)."
         ),
     ] = None,
     as_json: AsJson = False,
@@ -150,7 +150,7 @@ def best_cmd(
     import dataclasses
 
     from autotune.study import OBJECTIVES, best
-    from autotune.study._queries import open_existing
+    from autotune.study.read import open_existing
 
     if objective is not None and objective not in OBJECTIVES:
         from autotune.errors import choice_error
@@ -171,7 +171,7 @@ def export(
     pick: Annotated[
         str | None,
         typer.Option(
-            help="min-latency, max-throughput or min-cost [default: the study's objective]."
+            help="min-latency, max-throughput or min-cost (default: the study's objective)."
         ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="yaml, json, env or script.")] = "yaml",
@@ -179,8 +179,8 @@ def export(
 ) -> None:
     """Write the deployment of a trial: instance, compiler args, groups, expected metrics."""
     from autotune.study._export import FORMATS, render, spec_from_record
-    from autotune.study._queries import open_existing
     from autotune.study._queries import pick as pick_record
+    from autotune.study.read import open_existing
 
     if trial is not None and pick is not None:
         raise InputError("give either --trial or --pick, not both")

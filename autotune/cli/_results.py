@@ -6,57 +6,42 @@ from typing import Annotated, Any
 
 import typer
 
-from autotune._format import table
-from autotune.catalog import get_instance
 from autotune.cli._app import emit
+from autotune.cli._format import table
+from autotune.study.read import knobs_text, plural
+from autotune.values import TrialRecord
 
 Storage = Annotated[
     str | None,
-    typer.Option(help="Database URL [default: sqlite:///autotune.db in the working directory]."),
+    typer.Option(
+        help="Database URL (default: $AUTOTUNE_STORAGE, else sqlite:///autotune.db in the "
+        "working directory]"
+    ),
 ]
-StudyName = Annotated[str, typer.Option(help="Name of the study.")]
+StudyName = Annotated[str, typer.Option(help="Name of the study")]
 
 
 def url_of(storage: str | None) -> str:
+    """``--storage``, else ``$AUTOTUNE_STORAGE``, else ``autotune.db`` in the working directory."""
+    import os
+
     from storage import default_storage_url
 
-    return storage or default_storage_url()
+    return storage or os.environ.get("AUTOTUNE_STORAGE") or default_storage_url()
 
 
-def record_row(r: Any, goals: Any = None) -> dict[str, Any]:
-    """The JSON of one recommended trial."""
-    row = {
-        "trial_number": r.trial_number,
-        "instance_type": r.instance_type,
-        "batch_size": r.batch_size,
-        "pipeline_cores": r.pipeline_cores,
-        "group_sizes": list(r.group_sizes),
-        "concurrency": r.concurrency,
-        "throughput": round(r.throughput, 3),
-        "latency_ms": {
-            "p50": round(r.latency_p50_ms, 4),
-            "p95": round(r.latency_p95_ms, 4),
-            "p99": round(r.latency_p99_ms, 4),
-        },
-        "cost_per_1m_usd": round(r.cost_per_1m_usd, 6),
-        "cost_per_hour_usd": r.cost_per_hour_usd,
-        "bottleneck": r.bottleneck,
-        "numeric_error": r.numeric_error,
-    }
-    if r.fleet_size is not None:
-        row["fleet_size"] = r.fleet_size
-        row["fleet_cost_per_hour_usd"] = round(r.fleet_size * r.cost_per_hour_usd, 4)
-    return row
+def record_row(r: TrialRecord) -> dict[str, Any]:
+    """The JSON of one trial: its number and the evaluation's flat view."""
+    return {"trial_number": r.trial_number, **r.evaluation.flat()}
 
 
-def records_table(records: list[Any]) -> str:
-    fleet = any(r.fleet_size is not None for r in records)
+def records_table(records: list[TrialRecord]) -> str:
+    fleet = any(r.cost.fleet_size is not None for r in records)
     headers = [
         "trial",
         "instance",
         "batch",
-        "pipeline",
-        "groups",
+        "deployment",
         "p95 ms",
         "p50 ms",
         "seq/s",
@@ -67,30 +52,28 @@ def records_table(records: list[Any]) -> str:
     rows = [
         [
             r.trial_number,
-            r.instance_type,
-            r.batch_size,
-            r.pipeline_cores,
-            ",".join(map(str, r.group_sizes)),
-            f"{r.latency_p95_ms:.2f}",
-            f"{r.latency_p50_ms:.2f}",
-            f"{r.throughput:.1f}",
-            f"{r.cost_per_1m_usd:.4f}",
-            f"{r.cost_per_hour_usd:.3f}",
-            *([r.fleet_size, f"{(r.fleet_size or 0) * r.cost_per_hour_usd:.3f}"] if fleet else []),
+            r.deployment.instance_type,
+            r.workload.batch_size,
+            knobs_text(r.deployment),
+            f"{r.latency.p95_ms:.2f}",
+            f"{r.latency.p50_ms:.2f}",
+            f"{r.result.throughput:.1f}",
+            f"{r.cost.per_1m_usd:.4f}",
+            f"{r.cost.per_hour_usd:.3f}",
+            *([r.cost.fleet_size, f"{r.cost.fleet_per_hour_usd or 0:.3f}"] if fleet else []),
         ]
         for r in records
     ]
     return table(headers, rows)
 
 
-def settings_line(r: Any) -> str:
-    if get_instance(r.instance_type).is_gpu:
-        return f"  trial {r.trial_number}: GPU, batch {r.batch_size}, {r.concurrency} clients"
-    groups = ",".join(map(str, r.group_sizes))
-    return (
-        f"  trial {r.trial_number}: --neuroncore-pipeline-cores {r.pipeline_cores}, "
-        f"NEURONCORE_GROUP_SIZES={groups}, batch {r.batch_size}, {r.concurrency} clients"
-    )
+def settings_line(r: TrialRecord) -> str:
+    """What to run on the real machine: compiler arguments, environment, batch and clients."""
+    s = r.evaluation.settings
+    parts = [" ".join(s.get("compiler_args", ()))]
+    parts += [f"{k}={v}" for k, v in s.get("environment", {}).items()]
+    parts += [f"batch {r.workload.batch_size}", plural(r.result.concurrency, "client")]
+    return f"  trial {r.trial_number}: " + ", ".join(p for p in parts if p)
 
 
 def report(result: Any, as_json: bool) -> None:
@@ -111,7 +94,7 @@ def report(result: Any, as_json: bool) -> None:
         what = "Pareto set" if result.goals.objective == "pareto" else "recommendation"
         typer.echo(
             f"study {result.study_name!r} ({result.goals.objective}) in {result.storage}:"
-            f" {result.n_trials} trials, {result.n_failed} could not deploy"
+            f" {plural(result.n_trials, 'trial')}, {result.n_failed} could not deploy"
         )
         if result.best:
             typer.echo(f"{what}:\n{records_table(list(result.best))}\nsettings:")

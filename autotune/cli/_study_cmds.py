@@ -37,7 +37,7 @@ def study(
     ] = "min-latency",
     space_file: Annotated[
         Path | None,
-        typer.Option("--space", help="Search space YAML [default: search_spaces/default.yaml]."),
+        typer.Option("--space", help="Search space YAML (default: search_spaces/default.yaml)."),
     ] = None,
     model: Annotated[str | None, typer.Option(help="Override the space's model.")] = None,
     task: Annotated[str | None, typer.Option(help="Override the space's task.")] = None,
@@ -62,7 +62,7 @@ def study(
     study_name: Annotated[
         str | None,
         typer.Option(
-            help="[default: derived from objective, model and space; the same command resumes]"
+            help="(default: derived from objective, model and space; the same command resumes)"
         ),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue an existing study.")] = False,
@@ -70,7 +70,8 @@ def study(
     as_json: AsJson = False,
 ) -> None:
     """Search deployments with Optuna on the emulator and recommend one (or a Pareto set)."""
-    from autotune.study import Goals, StudySettings, load_space, run_study, with_overrides
+    from autotune.study import Goals, StudySettings, load_space, with_overrides
+    from autotune.study.write import check_space, run_study
 
     space = with_overrides(
         load_space(space_file),
@@ -88,6 +89,7 @@ def study(
         }
         or None,
     )
+    check_space(space, "search space")
     if target_qps is not None and target_qps <= 0:
         raise InputError(f"--target-qps {target_qps} must be positive")
     _check_timeout(timeout)
@@ -124,7 +126,7 @@ def worker(
     trials: Annotated[
         int | None,
         typer.Option(
-            help="Total finished trials wanted [default: what the study was started with]."
+            help="Total finished trials wanted (default: what the study was started with)."
         ),
     ] = None,
     timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
@@ -132,8 +134,9 @@ def worker(
     as_json: AsJson = False,
 ) -> None:
     """Join an existing study from another process or machine (Optuna's distributed mode)."""
-    from autotune.study import StudySettings, run_study
-    from autotune.study._queries import open_existing
+    from autotune.study import StudySettings
+    from autotune.study.read import open_existing
+    from autotune.study.write import run_study
 
     _check_timeout(timeout)
     url = url_of(storage)

@@ -12,6 +12,7 @@ from autotune.emulator._compile import (
     plan_key,
 )
 from autotune.emulator._deploy import default_concurrency, place, run_load
+from autotune.emulator._functional import execute, max_abs_error
 from autotune.emulator._graph import capture, op_costs, summarize
 from autotune.emulator._simulator import Latency, SimResult, StageTiming, simulate
 from autotune.emulator._verify import Verifier
@@ -30,6 +31,8 @@ __all__ = [
     "compile_model",
     "default_cache_dir",
     "default_concurrency",
+    "execute",
+    "max_abs_error",
     "op_costs",
     "place",
     "plan_key",

@@ -49,8 +49,9 @@ class Generation(Protocol):
         instance accepts otherwise."""
         ...
 
-    def baselines(self, instance: Instance, weights: int) -> list[Deployment]:
-        """Deployments worth trying first on ``instance`` for a model of ``weights`` parameters."""
+    def baselines(self, instance: Instance, weights: int) -> list[dict[str, Knob]]:
+        """Deployments worth trying first on ``instance`` for a model of ``weights`` parameters,
+        as values of some of its dimensions (a study fills in the others)."""
         ...
 
     # --- graph -> plan ----------------------------------------------------------------------

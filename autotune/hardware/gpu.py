@@ -33,7 +33,9 @@ def op_seconds(op: OpCost, acc: Accelerator, c: Constants) -> float:
     tensor = sum(mm.flops / (acc.tensor_flops_per_core * c.tensor_efficiency) for mm in op.matmuls)
     engines = tensor + op.vector_flops / acc.vector_flops_per_core
     engines += op.scalar_flops / acc.scalar_flops_per_core
-    moved = (op.weight_elements + op.act_in_elements + op.act_out_elements) * acc.compute_dtype_bytes
+    moved = (
+        op.weight_elements + op.act_in_elements + op.act_out_elements
+    ) * acc.compute_dtype_bytes
     return max(engines, moved / acc.dram_bandwidth_per_chip) + c.kernel_launch_s
 
 

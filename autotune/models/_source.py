@@ -173,12 +173,27 @@ def _auto_class(task: str) -> Any:
 
 def build_model(source: ModelSource, *, meta: bool = False) -> torch.nn.Module:
     """The eval-mode PyTorch module; ``meta=True`` builds shapes only (no weights, no init)."""
+    import transformers
+
+    # Missing task heads are expected (and seeded): transformers' warning about them, and its
+    # progress bars, are silenced while the model is built, and only then.
+    verbosity = transformers.logging.get_verbosity()
+    bars = transformers.utils.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    try:
+        return _build(source, meta)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        if bars:
+            transformers.logging.enable_progress_bar()
+
+
+def _build(source: ModelSource, meta: bool) -> torch.nn.Module:
     import torch
     import transformers
     from safetensors import SafetensorError
 
-    transformers.logging.set_verbosity_error()  # missing task heads are expected, and seeded
-    transformers.logging.disable_progress_bar()
     auto = _auto_class(source.task)
     if source.checkpoint is None:
         config = transformers.AutoConfig.for_model(source.model_type, **source.config)

@@ -1,36 +1,27 @@
-"""Optuna studies over inf1 deployments: search spaces, objectives, the runner, export."""
+"""Optuna studies over deployments.
 
-from autotune.study._database import load_goals, rdb_storage
-from autotune.study._objectives import OBJECTIVES, PICKS, Goals, best, feasible, pareto_front
-from autotune.study._runner import StudyOutcome, StudySettings, outcome, run_study
-from autotune.study._search import SAMPLERS
-from autotune.study._space import (
-    Candidate,
-    SearchSpace,
-    candidates,
-    load_space,
-    parse_space,
-    with_overrides,
-)
+This package's top level is what every side shares: search spaces, goals, settings and the
+pure objective functions. ``autotune.study.read`` is the read side (list, open, recommend,
+export; no emulator), ``autotune.study.write`` the write side (candidates, samplers, the runner).
+"""
+
+from autotune.study._objectives import best, feasible, metric, pareto_front, unique, values
+from autotune.study._settings import OBJECTIVES, PICKS, Goals, StudySettings
+from autotune.study._space import SearchSpace, load_space, parse_space, with_overrides
 
 __all__ = [
     "OBJECTIVES",
     "PICKS",
-    "SAMPLERS",
-    "Candidate",
     "Goals",
     "SearchSpace",
-    "StudyOutcome",
     "StudySettings",
     "best",
-    "candidates",
     "feasible",
-    "load_goals",
     "load_space",
-    "outcome",
+    "metric",
     "pareto_front",
     "parse_space",
-    "rdb_storage",
-    "run_study",
+    "unique",
+    "values",
     "with_overrides",
 ]

@@ -1,123 +1,128 @@
-"""Export of a trial as a deployment: YAML, JSON, shell environment, or a runnable script."""
+"""Export of a trial as a deployment: YAML, JSON, shell environment, or a runnable script.
+
+Read side: everything comes from the stored record (its generation wrote the ``settings`` the
+real machine needs when the trial ran); the script is the generation's template.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import pprint
+from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 import yaml
 
 from autotune import __version__
-from autotune.catalog import get_instance
 from autotune.errors import choice_error
 from autotune.models import resolve_model
-from storage import TrialRecord
+from autotune.values import TrialRecord
 
 FORMATS = ("yaml", "json", "env", "script")
+_CONFIG_LINE = "CONFIG: dict[str, Any] = {}  # autotune export writes the deployment here"
 
 
 @dataclass(frozen=True)
 class DeploymentSpec:
-    """Everything needed to reproduce a trial's deployment on a real inf1."""
+    """Everything needed to reproduce a trial's deployment on the real machine."""
 
     instance_type: str
     instance_count: int
+    generation: str
     model: str
     task: str
-    batch_size: int
     seq_len: int
-    pipeline_cores: int
+    batch_size: int
+    knobs: dict[str, Any]  # the generation's deployment settings, by name
     compiler_args: tuple[str, ...]
-    neuroncore_group_sizes: str
-    neuron_rt_visible_cores: tuple[str, ...]  # one per model copy (Neuron 1.16 and later)
+    environment: dict[str, str]  # for every process of the deployment
+    copies: tuple[dict[str, str], ...]  # the environment of each model copy's process
     concurrency: int
     input_names: tuple[str, ...]
     expected: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
 
-
-def visible_cores(group_sizes: tuple[int, ...]) -> tuple[str, ...]:
-    """``NEURON_RT_VISIBLE_CORES`` of each copy: its group's contiguous core range."""
-    out, start = [], 0
-    for size in group_sizes:
-        out.append(f"{start}-{start + size - 1}" if size > 1 else str(start))
-        start += size
-    return tuple(out)
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "instance_type": self.instance_type,
+            "instance_count": self.instance_count,
+            "generation": self.generation,
+            "model": self.model,
+            "task": self.task,
+            "seq_len": self.seq_len,
+            "batch_size": self.batch_size,
+            "knobs": self.knobs,
+            "compiler_args": list(self.compiler_args),
+            "environment": self.environment,
+            "copies": list(self.copies),
+            "concurrency": self.concurrency,
+            "input_names": list(self.input_names),
+            "expected": self.expected,
+            "provenance": self.provenance,
+        }
 
 
 def spec_from_record(record: TrialRecord, study_name: str) -> DeploymentSpec:
-    gpu = get_instance(record.instance_type).is_gpu
+    ev, r = record.evaluation, record.result
+    settings = ev.settings
+    knobs = {k: v for k, v in ev.deployment.to_dict().items() if k != "instance_type"}
+    tokens = resolve_model(ev.workload.model, ev.workload.task).uses_token_type_ids
     return DeploymentSpec(
-        instance_type=record.instance_type,
-        instance_count=record.fleet_size or 1,
-        model=record.model,
-        task=record.task,
-        batch_size=record.batch_size,
-        seq_len=record.seq_len,
-        pipeline_cores=record.pipeline_cores,
-        compiler_args=() if gpu else ("--neuroncore-pipeline-cores", str(record.pipeline_cores)),
-        neuroncore_group_sizes="" if gpu else ",".join(map(str, record.group_sizes)),
-        neuron_rt_visible_cores=() if gpu else visible_cores(record.group_sizes),
-        concurrency=record.concurrency,
-        input_names=("input_ids", "attention_mask")
-        + (
-            ("token_type_ids",)
-            if resolve_model(record.model, record.task).uses_token_type_ids
-            else ()
-        ),
+        instance_type=ev.deployment.instance_type,
+        instance_count=ev.cost.fleet_size or 1,
+        generation=ev.generation,
+        model=ev.workload.model,
+        task=ev.workload.task,
+        seq_len=ev.workload.seq_len,
+        batch_size=ev.workload.batch_size,
+        knobs=knobs,
+        compiler_args=tuple(settings.get("compiler_args", ())),
+        environment=dict(settings.get("environment", {})),
+        copies=tuple(dict(c) for c in settings.get("copies", ())),
+        concurrency=r.concurrency,
+        input_names=("input_ids", "attention_mask") + (("token_type_ids",) if tokens else ()),
         expected={
-            "throughput_seq_per_s": round(record.throughput, 3),
-            "latency_ms": {
-                "p50": round(record.latency_p50_ms, 4),
-                "p95": round(record.latency_p95_ms, 4),
-                "p99": round(record.latency_p99_ms, 4),
-            },
-            "cost_per_1m_usd": round(record.cost_per_1m_usd, 6),
-            "cost_per_hour_usd": record.cost_per_hour_usd,
-            "bottleneck": record.bottleneck,
+            "throughput_seq_per_s": round(r.throughput, 3),
+            "latency_ms": {k: round(v, 4) for k, v in r.latency.to_dict().items() if k != "mean"},
+            "cost_per_1m_usd": round(ev.cost.per_1m_usd, 6),
+            "cost_per_hour_usd": ev.cost.per_hour_usd,
+            "bottleneck": r.bottleneck,
         },
         provenance={
             "study": study_name,
             "trial": record.trial_number,
-            "emulator_version": record.emulator_version,
-            "price_set": record.price_set,
+            "emulator_version": ev.provenance.emulator_version,
+            "price_set": ev.cost.price_set,
             "autotune_version": __version__,
-            "plan_key": record.plan_key,
+            "plan_key": ev.provenance.plan_key,
         },
     )
 
 
-def _plain(spec: DeploymentSpec) -> dict[str, Any]:
-    raw = asdict(spec)
-    raw["compiler_args"] = list(spec.compiler_args)
-    raw["neuron_rt_visible_cores"] = list(spec.neuron_rt_visible_cores)
-    raw["input_names"] = list(spec.input_names)
-    return raw
-
-
 def _env(spec: DeploymentSpec) -> str:
+    p = spec.provenance
     lines = [
-        f"# autotune deployment: study {spec.provenance['study']!r}, "
-        f"trial {spec.provenance['trial']}, emulator {spec.provenance['emulator_version']}",
+        f"# autotune deployment: study {p['study']!r}, trial {p['trial']}, "
+        f"emulator {p['emulator_version']}",
         f"# {spec.instance_count} x {spec.instance_type}; compile with: "
-        f"{' '.join(spec.compiler_args) or '(no Neuron compiler args)'}",
+        f"{' '.join(spec.compiler_args) or '(no compiler arguments)'}",
     ]
-    values = {
+    values: dict[str, object] = {
         "AUTOTUNE_INSTANCE_TYPE": spec.instance_type,
         "AUTOTUNE_INSTANCE_COUNT": spec.instance_count,
         "AUTOTUNE_MODEL": spec.model,
         "AUTOTUNE_TASK": spec.task,
         "AUTOTUNE_BATCH_SIZE": spec.batch_size,
         "AUTOTUNE_SEQ_LEN": spec.seq_len,
-        "AUTOTUNE_PIPELINE_CORES": spec.pipeline_cores,
         "AUTOTUNE_COMPILER_ARGS": " ".join(spec.compiler_args),
         "AUTOTUNE_CONCURRENCY": spec.concurrency,
-        # Neuron SDK before 1.20 reads the group sizes; 1.16 and later read visible cores, one
-        # process per copy: the ranges below, in order.
-        "NEURONCORE_GROUP_SIZES": spec.neuroncore_group_sizes,
-        "AUTOTUNE_NEURON_RT_VISIBLE_CORES": " ".join(spec.neuron_rt_visible_cores),
+        **spec.environment,
     }
+    # One process per copy, each with its own variables (e.g. NEURON_RT_VISIBLE_CORES): listed
+    # in copy order, space-separated.
+    for name in dict.fromkeys(k for copy in spec.copies for k in copy):
+        values[f"AUTOTUNE_{name}"] = " ".join(copy.get(name, "") for copy in spec.copies)
     lines += [f"export {k}={_shell_quote(str(v))}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
 
@@ -126,16 +131,23 @@ def _shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
+def script_template(generation: str) -> str:
+    """The deployment script of a generation, with its ``CONFIG`` line still empty."""
+    name = f"{generation.replace('-', '_')}.py"
+    return resources.files("autotune.study.templates").joinpath(name).read_text()
+
+
 def render(spec: DeploymentSpec, fmt: str) -> str:
     """The deployment in format ``fmt``."""
     if fmt == "yaml":
-        return yaml.safe_dump(_plain(spec), sort_keys=False)
+        return yaml.safe_dump(spec.to_dict(), sort_keys=False)
     if fmt == "json":
-        return json.dumps(_plain(spec), indent=2) + "\n"
+        return json.dumps(spec.to_dict(), indent=2) + "\n"
     if fmt == "env":
         return _env(spec)
     if fmt == "script":
-        from autotune.study._script import SCRIPT
-
-        return SCRIPT.replace("__CONFIG__", json.dumps(_plain(spec), indent=4))
+        config = pprint.pformat(spec.to_dict(), indent=4, sort_dicts=False)  # a Python literal
+        return script_template(spec.generation).replace(
+            _CONFIG_LINE, f"CONFIG: dict[str, Any] = {config}"
+        )
     raise choice_error("export format", fmt, FORMATS)

@@ -4,37 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
 
-from storage import TrialRecord
-
-Direction = Literal["minimize", "maximize"]
-OBJECTIVES: dict[str, tuple[tuple[str, Direction], ...]] = {
-    "min-latency": (("p95_ms", "minimize"),),
-    "max-throughput": (("throughput", "maximize"),),
-    "min-cost": (("cost", "minimize"),),
-    "pareto": (("p95_ms", "minimize"), ("cost", "minimize")),
-}
-PICKS = ("min-latency", "max-throughput", "min-cost")
-
-
-@dataclass(frozen=True)
-class Goals:
-    """What a study optimises and which results it accepts."""
-
-    objective: str
-    max_p95_ms: float | None = None
-    min_throughput: float | None = None
-    target_qps: float | None = None
-
-    @property
-    def directions(self) -> list[Direction]:
-        return [d for _, d in OBJECTIVES[self.objective]]
-
-    @property
-    def cost_name(self) -> str:
-        return "fleet $/h" if self.target_qps else "$ per 1M"
+from autotune.study._settings import OBJECTIVES, Goals
+from autotune.values import TrialRecord, pareto_indices
 
 
 def fleet_size(throughput: float, target_qps: float | None) -> int | None:
@@ -46,12 +18,13 @@ def fleet_size(throughput: float, target_qps: float | None) -> int | None:
 
 def metric(record: TrialRecord, name: str, goals: Goals) -> float:
     if name == "p95_ms":
-        return record.latency_p95_ms
+        return record.latency.p95_ms
     if name == "throughput":
-        return record.throughput
-    if goals.target_qps is not None and record.fleet_size is not None:
-        return record.fleet_size * record.cost_per_hour_usd  # the fleet's dollars per hour
-    return record.cost_per_1m_usd
+        return record.result.throughput
+    fleet = record.cost.fleet_per_hour_usd
+    if goals.target_qps is not None and fleet is not None:
+        return fleet  # the fleet's dollars per hour
+    return record.cost.per_1m_usd
 
 
 def values(record: TrialRecord, goals: Goals) -> list[float]:
@@ -63,9 +36,9 @@ def violations(record: TrialRecord, goals: Goals) -> dict[str, float]:
     """Constraint values in Optuna's convention: <= 0 is feasible."""
     out = {}
     if goals.max_p95_ms is not None:
-        out["max_p95_ms"] = record.latency_p95_ms - goals.max_p95_ms
+        out["max_p95_ms"] = record.latency.p95_ms - goals.max_p95_ms
     if goals.min_throughput is not None:
-        out["min_throughput"] = goals.min_throughput - record.throughput
+        out["min_throughput"] = goals.min_throughput - record.result.throughput
     return out
 
 
@@ -102,24 +75,13 @@ def best(
 def pareto_front(records: Sequence[TrialRecord], goals: Goals) -> list[TrialRecord]:
     """Records no other record beats on both p95 latency and cost (sorted by latency)."""
     pareto = Goals("pareto", goals.max_p95_ms, goals.min_throughput, goals.target_qps)
-    points = sorted(records, key=lambda r: (*values(r, pareto), r.trial_number))
-    front: list[TrialRecord] = []
-    seen: set[tuple[float, ...]] = set()
-    best_cost = math.inf
-    for r in points:
-        latency, cost = values(r, pareto)
-        if cost < best_cost:
-            front.append(r)
-            best_cost = cost
-            seen.add((latency, cost))
-        elif (latency, cost) in seen:
-            front.append(r)  # the same point reached by another trial is not dominated
-    return front
+    ordered = sorted(records, key=lambda r: r.trial_number)
+    return [ordered[i] for i in pareto_indices([values(r, pareto) for r in ordered])]
 
 
 def unique(records: Sequence[TrialRecord]) -> list[TrialRecord]:
     """One record per deployment (the earliest trial): repeats of a config are not new results."""
     first: dict[tuple[object, ...], TrialRecord] = {}
     for r in sorted(records, key=lambda r: r.trial_number):
-        first.setdefault((r.instance_type, r.batch_size, r.pipeline_cores, r.group_sizes), r)
+        first.setdefault((r.deployment, r.workload.batch_size), r)
     return list(first.values())

@@ -1,4 +1,5 @@
-"""Read-side of studies: list them, load one, pick a trial to export."""
+"""The read side of studies: list them, open one, its outcome and recommendation, a trial to
+export. Imports nothing of the emulator or the hardware models: records carry what is shown."""
 
 from __future__ import annotations
 
@@ -7,11 +8,61 @@ from dataclasses import dataclass
 import optuna
 
 from autotune.errors import InputError, choice_error
-from autotune.study._database import load_goals, rdb_storage
-from autotune.study._objectives import PICKS, Goals, best
-from autotune.study._runner import StudyOutcome, completed_records, outcome
+from autotune.study._objectives import best
+from autotune.study._settings import PICKS, Goals
 from autotune.study._space import SearchSpace
-from storage import ResultStore, TrialRecord
+from autotune.study._storage import load_goals, rdb_storage
+from autotune.values import TrialRecord
+from storage import ResultStore
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    """A study's state after a run: counts and the recommendation."""
+
+    study_name: str
+    storage: str
+    goals: Goals
+    n_trials: int
+    n_complete: int
+    n_failed: int
+    best: tuple[TrialRecord, ...]
+
+
+def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Trials with an outcome: completed, or failed because the config cannot deploy.
+
+    Trials that died with their process are not outcomes: they are retried.
+    """
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=states)
+        if t.state == optuna.trial.TrialState.COMPLETE or "error" in t.user_attrs
+    ]
+
+
+def completed_records(
+    store: ResultStore, study_name: str, trials: list[optuna.trial.FrozenTrial]
+) -> list[TrialRecord]:
+    """The records of those ``trials`` that completed (one that died may have left a record)."""
+    complete = {t.number for t in trials if t.state == optuna.trial.TrialState.COMPLETE}
+    return [r for r in store.records(study_name) if r.trial_number in complete]
+
+
+def outcome(study: optuna.Study, store: ResultStore, goals: Goals, url: str) -> StudyOutcome:
+    done = finished(study)
+    n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in done)
+    records = completed_records(store, study.study_name, done)
+    return StudyOutcome(
+        study.study_name,
+        url,
+        goals,
+        len(done),
+        n_complete,
+        len(done) - n_complete,
+        tuple(best(records, goals)),
+    )
 
 
 @dataclass(frozen=True)

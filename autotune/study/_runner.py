@@ -10,115 +10,34 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import optuna
 
-from autotune.bench import BenchConfig, BenchReport, run_bench
-from autotune.emulator import CompileCache
+from autotune.emulator import CompileCache, Verifier, capture_summary, compile_model
 from autotune.errors import DeploymentError, InputError, choice_error
-from autotune.models import resolve_model
-from autotune.study._database import HEARTBEAT_S, open_study
-from autotune.study._objectives import OBJECTIVES, Goals, fleet_size, values, violations
-from autotune.study._search import SAMPLERS, suggest, warm_start
-from autotune.study._space import Candidate, SearchSpace, candidates
-from autotune.verify import Verifier
-from storage import ResultStore, TrialRecord
+from autotune.evaluation import evaluate
+from autotune.hardware import emulator_version
+from autotune.models import ModelSource, resolve_model
+from autotune.study._candidates import Candidate, candidates, check_space
+from autotune.study._objectives import fleet_size, values, violations
+from autotune.study._queries import StudyOutcome, finished, outcome
+from autotune.study._search import SAMPLERS, make_sampler, suggest, warm_start
+from autotune.study._settings import OBJECTIVES, StudySettings
+from autotune.study._space import SearchSpace
+from autotune.study._storage import HEARTBEAT_S, identity, load_goals, rdb_storage, save_goals
+from autotune.values import Evaluation, Experiment, Load, TrialRecord, Workload
+from storage import ResultStore
 
 
-@dataclass(frozen=True)
-class StudySettings:
-    """Everything ``autotune study`` was asked for, validated."""
-
-    space: SearchSpace
-    goals: Goals
-    study_name: str
-    storage: str
-    trials: int = 100
-    timeout: float | None = None
-    sampler: str = "tpe"
-    seed: int | None = 0
-    n_jobs: int = 1
-    resume: bool = False
-    progress: bool = True
-    worker: bool = False  # joins a study: draws its own sampler seed, keeps the simulator's
-
-
-def bench_config(c: Candidate, space: SearchSpace, seed: int = 0) -> BenchConfig:
+def experiment(c: Candidate, space: SearchSpace, seed: int = 0) -> Experiment:
     """The benchmark a trial of ``space`` runs for candidate ``c``."""
-    return BenchConfig(
-        instance_type=c.instance_type,
-        batch_size=c.batch_size,
-        pipeline_cores=c.pipeline_cores,
-        group_sizes=c.group_sizes,
-        model=space.model,
-        task=space.task,
-        seq_len=space.seq_len,
-        requests=space.requests,
-        concurrency=None if space.concurrency == "per-stage" else space.concurrency,
-        seed=seed,
-        price_set=space.price_set,
-    )
-
-
-def to_record(
-    report: BenchReport,
-    study_name: str,
-    goals: Goals,
-    numeric_error: float | None,
-    trial_id: int = -1,
-    number: int = -1,
-) -> TrialRecord:
-    """The full stored result of one evaluated trial."""
-    r, d, c = report.result, report.deployment, report.config
-    lat = r.latency_s
-    stages = tuple(
-        {
-            **{
-                k: v
-                for k, v in dataclasses.asdict(s).items()
-                if k not in ("cached_weights", "streamed_weights")
-            },
-            "service_s": t.service_s,
-            "compute_s_sim": t.compute_s,
-            "dram_s": t.dram_s,
-            "link_s": t.link_s,
-            "busy_fraction": t.busy_fraction,
-        }
-        for s, t in zip(d.plan.stages, r.stages, strict=True)
-    )
-    return TrialRecord(
-        study_name=study_name,
-        optuna_trial_id=trial_id,
-        trial_number=number,
-        model=c.model,
-        task=c.task,
-        seq_len=c.seq_len,
-        instance_type=d.instance.name,
-        batch_size=d.plan.batch_size,
-        pipeline_cores=d.plan.pipeline_cores,
-        group_sizes=d.group_sizes,
-        concurrency=r.concurrency,
-        price_set=c.price_set,
-        throughput=r.throughput,
-        latency_p50_ms=lat.p50 * 1e3,
-        latency_p95_ms=lat.p95 * 1e3,
-        latency_p99_ms=lat.p99 * 1e3,
-        latency_mean_ms=lat.mean * 1e3,
-        cost_per_hour_usd=report.cost_per_hour_usd,
-        cost_per_1m_usd=report.cost_per_1m_usd,
-        fleet_size=fleet_size(r.throughput, goals.target_qps),
-        bottleneck=r.bottleneck,
-        bottleneck_detail=r.bottleneck_detail,
-        core_utilization=r.core_utilization,
-        host_utilization=r.host_utilization,
-        stages=stages,
-        plan_key=d.plan.key,
-        compile_seconds=report.compile_seconds,
-        numeric_error=numeric_error,
-        emulator_version=d.plan.emulator_version,
-        seed=r.seed,
+    clients = None if space.concurrency == "per-stage" else space.concurrency
+    return Experiment(
+        Workload(space.model, space.task, space.seq_len, c.batch_size),
+        c.deployment(),
+        Load(concurrency=clients, requests=space.requests, seed=seed),
+        space.price_set,
     )
 
 
@@ -157,18 +76,17 @@ def _surplus(trial: optuna.Trial, wanted: int) -> bool:
 
 
 class Objective:
-    """Evaluates one trial: compile (cached), check the plan once, simulate, store, score."""
+    """Evaluates one trial: compile (cached), simulate, store, score."""
 
     def __init__(
         self,
         settings: StudySettings,
         store: ResultStore,
         cache: CompileCache,
-        done: dict[str, TrialRecord | str],
+        done: dict[str, Evaluation | str],
     ):
         self.settings, self.store, self.cache = settings, store, cache
-        self.verifier = Verifier(resolve_model(settings.space.model, settings.space.task))
-        self.done = done  # candidate key -> its record, or the reason it cannot deploy
+        self.done = done  # candidate key -> its evaluation, or the reason it cannot deploy
         self.lock = threading.Lock()
 
     def __call__(self, trial: optuna.Trial) -> list[float]:
@@ -185,13 +103,14 @@ class Objective:
         if isinstance(previous, str):
             trial.set_user_attr("error", previous)
             raise DeploymentError(previous)
-        record = dataclasses.replace(
-            previous, optuna_trial_id=trial._trial_id, trial_number=trial.number
-        )
+        # trial._trial_id: Optuna's trial id, the key of the stored record (see OPTUNA_PRIVATE).
+        record = TrialRecord(s.study_name, trial._trial_id, trial.number, previous)
         for name, value in violations(record, s.goals).items():
             trial.set_constraint(name, value)
-        for key in ("throughput", "latency_p95_ms", "cost_per_1m_usd", "bottleneck"):
-            trial.set_user_attr(key, getattr(record, key))
+        trial.set_user_attr("throughput", record.result.throughput)
+        trial.set_user_attr("latency_p95_ms", record.latency.p95_ms)
+        trial.set_user_attr("cost_per_1m_usd", record.cost.per_1m_usd)
+        trial.set_user_attr("bottleneck", record.result.bottleneck)
         # Last, so that a process killed before its trial completes leaves at most this record,
         # which the worker that fails the dead trial deletes.
         if not self.store.add(record, while_running=True):
@@ -200,84 +119,91 @@ class Objective:
             )
         return values(record, s.goals)
 
-    def _evaluate(self, c: Candidate) -> TrialRecord | str:
-        config = bench_config(c, self.settings.space, self.settings.seed or 0)
+    def _evaluate(self, c: Candidate) -> Evaluation | str:
         try:
-            report = run_bench(config, self.cache)
+            ev = evaluate(experiment(c, self.settings.space, self.settings.seed or 0), self.cache)
         except DeploymentError as e:
             return str(e)
-        plan = report.plan
-        error = self.cache.get_error(plan.key)
-        if error is None:
-            error = self.verifier.error(plan)
-            self.cache.put_error(plan.key, error)
-        return to_record(report, self.settings.study_name, self.settings.goals, error)
+        fleet = fleet_size(ev.result.throughput, self.settings.goals.target_qps)
+        return dataclasses.replace(ev, cost=dataclasses.replace(ev.cost, fleet_size=fleet))
 
 
-@dataclass(frozen=True)
-class StudyOutcome:
-    """A study's state after a run: counts and the recommendation."""
-
-    study_name: str
-    storage: str
-    goals: Goals
-    n_trials: int
-    n_complete: int
-    n_failed: int
-    best: tuple[TrialRecord, ...]
-
-
-def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """Trials with an outcome: completed, or failed because the config cannot deploy.
-
-    Trials that died with their process are not outcomes: they are retried.
-    """
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-    return [
-        t
-        for t in study.get_trials(deepcopy=False, states=states)
-        if t.state == optuna.trial.TrialState.COMPLETE or "error" in t.user_attrs
-    ]
-
-
-def _known(study: optuna.Study, store: ResultStore) -> dict[str, TrialRecord | str]:
-    """Configs this study already evaluated: their records, or why they cannot deploy."""
+def _known(study: optuna.Study, store: ResultStore) -> dict[str, Evaluation | str]:
+    """Configs this study already evaluated: their evaluations, or why they cannot deploy."""
     records = {r.trial_number: r for r in store.records(study.study_name)}
-    done: dict[str, TrialRecord | str] = {}
-    for t in _finished(study):
+    done: dict[str, Evaluation | str] = {}
+    for t in finished(study):
         key = t.user_attrs.get("candidate")
         if key is None:
             continue
         if t.state == optuna.trial.TrialState.FAIL and "error" in t.user_attrs:
             done.setdefault(key, str(t.user_attrs["error"]))
         elif t.number in records:
-            done.setdefault(key, records[t.number])
+            done.setdefault(key, records[t.number].evaluation)
     return done
 
 
-def outcome(study: optuna.Study, store: ResultStore, goals: Goals, url: str) -> StudyOutcome:
-    from autotune.study._objectives import best
-
-    finished = _finished(study)
-    n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in finished)
-    records = completed_records(store, study.study_name, finished)
-    return StudyOutcome(
-        study.study_name,
-        url,
-        goals,
-        len(finished),
-        n_complete,
-        len(finished) - n_complete,
-        tuple(best(records, goals)),
+def open_study(settings: StudySettings) -> optuna.Study:
+    """Create the study, or continue it when the same space and goals were asked for."""
+    storage = rdb_storage(settings.storage, writer=True)
+    names = set(optuna.study.get_all_study_names(storage))
+    exists = settings.study_name in names
+    if settings.resume and not exists:
+        raise InputError(
+            f"--resume: no study named {settings.study_name!r} in "
+            f"{settings.storage}; studies there: {', '.join(sorted(names)) or 'none'}"
+        )
+    seed = None if settings.worker else settings.seed
+    sampler = make_sampler(settings.sampler, seed, settings.space, settings.n_jobs)
+    if exists:
+        study = optuna.load_study(study_name=settings.study_name, storage=storage, sampler=sampler)
+        if identity(*load_goals(study)) != identity(settings.space, settings.goals):
+            raise InputError(
+                f"study {settings.study_name!r} already exists with a different objective, "
+                "constraints or search space; choose another --study-name"
+            )
+        return study
+    study = optuna.create_study(
+        study_name=settings.study_name,
+        storage=storage,
+        sampler=sampler,
+        directions=settings.goals.directions,
     )
+    save_goals(study, settings, emulator_version())
+    return study
 
 
-def completed_records(
-    store: ResultStore, study_name: str, trials: list[optuna.trial.FrozenTrial]
-) -> list[TrialRecord]:
-    """The records of those ``trials`` that completed (one that died may have left a record)."""
-    complete = {t.number for t in trials if t.state == optuna.trial.TrialState.COMPLETE}
-    return [r for r in store.records(study_name) if r.trial_number in complete]
+def verify_recommendation(
+    result: StudyOutcome, store: ResultStore, source: ModelSource, cache: CompileCache
+) -> StudyOutcome:
+    """Run the recommended trials' plans on the functional path, once per plan, and store the
+    numeric error in their records. Only the recommendation is checked: a cold study would
+    otherwise spend most of its time executing plans nobody deploys."""
+    verifier: Verifier | None = None
+    checked = []
+    for record in result.best:
+        ev = record.evaluation
+        if ev.provenance.numeric_error is None:
+            key = ev.provenance.plan_key
+            error = cache.get_error(key)
+            if error is None:
+                verifier = verifier or Verifier(source)
+                error = verifier.error(_plan(ev, source, cache))
+                cache.put_error(key, error)
+            provenance = dataclasses.replace(ev.provenance, numeric_error=error)
+            record = dataclasses.replace(
+                record, evaluation=dataclasses.replace(ev, provenance=provenance)
+            )
+            store.add(record)
+        checked.append(record)
+    return dataclasses.replace(result, best=tuple(checked))
+
+
+def _plan(ev: Evaluation, source: ModelSource, cache: CompileCache) -> Any:
+    from autotune.catalog import get_instance
+
+    instance = get_instance(ev.deployment.instance_type)
+    return compile_model(source, ev.workload, instance, ev.deployment, cache).plan
 
 
 def run_study(settings: StudySettings) -> StudyOutcome:
@@ -294,21 +220,24 @@ def run_study(settings: StudySettings) -> StudyOutcome:
     from autotune.emulator import check_shape
 
     check_shape(source, min(settings.space.batch_sizes), settings.space.seq_len)
+    check_space(settings.space)
     store = ResultStore(settings.storage)
-    # Failed deployments are recorded with their reason; Optuna's own warning would add a
-    # traceback for each.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = open_study(settings)
     cache = CompileCache()
     done = _known(study, store)
     if not study.trials and settings.sampler != "grid":
-        weights = _weights(source, settings.space, cache)
+        weights = cache.graph(
+            (source.identity, source.task, min(settings.space.batch_sizes), settings.space.seq_len),
+            lambda: capture_summary(
+                source, min(settings.space.batch_sizes), settings.space.seq_len
+            ),
+        ).weight_elements
         for params in warm_start(settings.space, weights):
             study.enqueue_trial(params, skip_if_exists=True)
 
     def enough(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
         # Other workers may be adding trials to the same study.
-        if len(_finished(study)) >= settings.trials:
+        if len(finished(study)) >= settings.trials:
             study.stop()
 
     objective = Objective(settings, store, cache, done)
@@ -332,39 +261,15 @@ def run_study(settings: StudySettings) -> StudyOutcome:
             # A slow trial of ours was taken for dead by another worker and retried there;
             # its result here is dropped (it never got a record) and the study goes on.
             continue
-    return outcome(study, store, settings.goals, settings.storage)
+    result = outcome(study, store, settings.goals, settings.storage)
+    return verify_recommendation(result, store, source, cache)
 
 
 def _remaining(study: optuna.Study, settings: StudySettings, done: dict[str, Any]) -> int:
-    remaining = settings.trials - len(_finished(study))
+    remaining = settings.trials - len(finished(study))
     if settings.sampler == "grid":
         remaining = min(remaining, len(candidates(settings.space)) - len(done))
     return remaining
 
 
-def _weights(source: Any, space: SearchSpace, cache: CompileCache) -> int:
-    from autotune.catalog import get_instance
-    from autotune.emulator import compile_model
-
-    accelerator = get_instance(space.instances[0]).accelerator
-    plan = compile_model(
-        source,
-        batch=min(space.batch_sizes),
-        seq_len=space.seq_len,
-        pipeline_cores=1,
-        accelerator=accelerator,
-        cache=cache,
-    ).plan
-    return sum(stage.weight_bytes for stage in plan.stages) // accelerator.compute_dtype_bytes
-
-
-__all__ = [
-    "Objective",
-    "StudyOutcome",
-    "StudySettings",
-    "bench_config",
-    "completed_records",
-    "outcome",
-    "run_study",
-    "to_record",
-]
+__all__ = ["Objective", "experiment", "open_study", "run_study", "verify_recommendation"]

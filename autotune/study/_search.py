@@ -1,32 +1,29 @@
 """How trials choose deployments: the samplers, the parametrisation, the warm start.
 
-Each trial suggests an instance, a batch size, then (define-by-run) only pipeline-core counts and
-copy counts that fit that instance, so no trial is spent on an impossible deployment. Batch,
-pipeline cores and copies are drawn as shares of what the instance offers (see ``_pick``), so
-what the sampler learns on one instance carries over to the others.
+Each trial suggests an instance, a batch size, then (define-by-run) only the values of its
+generation's knobs that fit that instance (for NeuronCore-v1: pipeline-core counts, then copy
+counts), so no trial is spent on an impossible deployment. Every dimension is drawn as a share of
+what the instance offers (see ``_pick``), so what the sampler learns on one instance carries over
+to the others.
 """
 
 from __future__ import annotations
 
 import math
 import random
-import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from autotune.catalog import get_instance
 from autotune.errors import choice_error
-from autotune.study._space import (
-    Candidate,
-    SearchSpace,
-    candidates,
-    copies_choices,
-    pipeline_choices,
-)
+from autotune.hardware import Dimension, generation_of
+from autotune.study._candidates import Candidate, candidates, choices, searchable_instances
+from autotune.study._space import SearchSpace
+from autotune.values import Knob, dominates
 
 SAMPLERS = ("tpe", "gp", "nsga2", "random", "grid")
 
@@ -35,13 +32,11 @@ def make_sampler(
     name: str, seed: int | None, space: SearchSpace, n_jobs: int = 1
 ) -> optuna.samplers.BaseSampler:
     """The Optuna sampler called ``name``."""
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if name == "tpe":
         # consider_endpoints is deprecated (removal in Optuna 6, hence the pin below 6) but
         # worth keeping for min-cost: without it the median trials to the optimum went from
         # 56.5 to 67.5 (min-cost), 25 to 22 (min-latency), 27 to 26 (pareto) over 100 seeds of
         # benchmarks/bench_search.py.
-        warnings.filterwarnings("ignore", message=".*consider_endpoints", category=FutureWarning)
         return NoRepeatTPESampler(
             space,
             seed=seed,
@@ -83,30 +78,28 @@ def share_of(index: int, size: int, log: bool = False) -> float:
     return (index + 0.5) / size
 
 
-_SHARES = (  # dimension, parameter name, log-spaced
-    ("batch_size", "batch_size_share", False),
-    ("pipeline_cores", "pipeline_cores_share", True),
-    ("copies", "copies_share", False),
-)
+_BATCH = Dimension("batch_size", "b")
 
 
-def _choices(space: SearchSpace, instance: str, dimension: str, pipeline_cores: int) -> list[int]:
-    if dimension == "batch_size":
-        return list(space.batch_sizes)
-    if dimension == "pipeline_cores":
-        return pipeline_choices(space, instance)
-    return copies_choices(space, instance, pipeline_cores)
+def _dims(instance: str) -> tuple[Dimension, ...]:
+    """Batch size, then the instance's generation's dimensions, in the order a trial asks."""
+    return (_BATCH, *generation_of(get_instance(instance)).dimensions)
+
+
+def _share_name(dimension: Dimension) -> str:
+    return f"{dimension.name}_share"
 
 
 def _deployment(space: SearchSpace, instance: str, share: Callable[[str], float]) -> Candidate:
     """The deployment on ``instance`` that the named shares pick (asked only when needed)."""
-    chosen = {"pipeline_cores": 1}
-    for dimension, name, log in _SHARES:
-        options = _choices(space, instance, dimension, chosen["pipeline_cores"])
-        chosen[dimension] = (
-            options[_pick(share(name), len(options), log)] if len(options) > 1 else options[0]
-        )
-    return Candidate(instance, chosen["batch_size"], chosen["pipeline_cores"], chosen["copies"])
+    inst = get_instance(instance)
+    chosen: dict[str, Knob] = {}
+    for dim in _dims(instance):
+        options = choices(space, inst, dim.name, chosen)
+        pick = _pick(share(_share_name(dim)), len(options), dim.log) if len(options) > 1 else 0
+        chosen[dim.name] = options[pick]
+    batch = cast(int, chosen.pop("batch_size"))
+    return Candidate(instance, batch, tuple(chosen.items()))
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace, grid: bool) -> Candidate:
@@ -114,13 +107,13 @@ def suggest(trial: optuna.Trial, space: SearchSpace, grid: bool) -> Candidate:
     if grid:
         by_key = {c.key: c for c in candidates(space)}
         return by_key[str(trial.suggest_categorical("candidate", list(by_key)))]
-    instance = str(trial.suggest_categorical("instance_type", space.instances))
+    instance = str(trial.suggest_categorical("instance_type", searchable_instances(space)))
     return _deployment(space, instance, lambda name: trial.suggest_float(name, 0.0, 1.0))
 
 
 def decode(params: Mapping[str, Any], space: SearchSpace) -> Candidate | None:
     """The deployment ``suggest`` makes of these parameters (None if they do not name one)."""
-    if params.get("instance_type") not in space.instances:
+    if params.get("instance_type") not in searchable_instances(space):
         return None
     try:
         return _deployment(space, params["instance_type"], lambda name: float(params[name]))
@@ -131,39 +124,60 @@ def decode(params: Mapping[str, Any], space: SearchSpace) -> Candidate | None:
 def encode(candidate: Candidate, space: SearchSpace) -> dict[str, Any]:
     """Parameters that ``suggest`` maps to ``candidate`` (for enqueued and proposed trials)."""
     params: dict[str, Any] = {"instance_type": candidate.instance_type}
-    for dimension, name, log in _SHARES:
-        options = _choices(space, candidate.instance_type, dimension, candidate.pipeline_cores)
+    inst = get_instance(candidate.instance_type)
+    chosen: dict[str, Knob] = {}
+    for dim in _dims(candidate.instance_type):
+        options = choices(space, inst, dim.name, chosen)
+        value = candidate.value(dim.name)
         if len(options) > 1:
-            params[name] = share_of(options.index(getattr(candidate, dimension)), len(options), log)
+            params[_share_name(dim)] = share_of(options.index(value), len(options), dim.log)
+        chosen[dim.name] = value
     return params
 
 
-def _at_most(options: Sequence[int], value: int) -> int | None:
-    """The largest option not above ``value`` (else the smallest); None if there is none."""
-    return max([n for n in options if n <= value] or options[:1], default=None)
+def _closest(options: Sequence[Knob], value: Knob | None) -> Knob | None:
+    """``value`` if offered; else, for counts, the largest option not above it (else the
+    smallest); for names, the first option. None if there is no option."""
+    if not options:
+        return None
+    if value in options or value is None:
+        return value if value in options else options[0]
+    if isinstance(value, int):
+        return max([n for n in options if isinstance(n, int) and n <= value] or options[:1])
+    return options[0]
 
 
-def _fitted(space: SearchSpace, instance: str, wanted: Candidate) -> Candidate | None:
-    """``wanted`` on ``instance``, its pipeline cores and copies cut down to what fits there."""
-    p = _at_most(pipeline_choices(space, instance), wanted.pipeline_cores)
-    c = None if p is None else _at_most(copies_choices(space, instance, p), wanted.copies)
-    return None if p is None or c is None else Candidate(instance, wanted.batch_size, p, c)
+def _fitted(space: SearchSpace, instance: str, wanted: dict[str, Knob]) -> Candidate | None:
+    """``wanted`` on ``instance``, each dimension cut down to what fits there, in order."""
+    inst = get_instance(instance)
+    chosen: dict[str, Knob] = {}
+    for dim in _dims(instance):
+        value = _closest(choices(space, inst, dim.name, chosen), wanted.get(dim.name))
+        if value is None:
+            return None
+        chosen[dim.name] = value
+    batch = cast(int, chosen.pop("batch_size"))
+    return Candidate(instance, batch, tuple(chosen.items()))
 
 
 def neighbours(candidate: Candidate, space: SearchSpace) -> list[Candidate]:
-    """Deployments one step away: the next batch size, pipeline-core count or copy count up or
-    down, or the same deployment on another instance type (as close as that instance allows)."""
+    """Deployments one step away: the next value of one dimension (batch size, and for
+    NeuronCore-v1 pipeline cores or copies) up or down, or the same deployment on another
+    instance type (as close as that instance allows)."""
     c = candidate
+    inst = get_instance(c.instance_type)
+    here = {"batch_size": c.batch_size, **dict(c.chosen)}
     steps: list[Candidate | None] = []
-    for dimension, _, _ in _SHARES:
-        options = _choices(space, c.instance_type, dimension, c.pipeline_cores)
-        i = options.index(getattr(c, dimension))
+    chosen: dict[str, Knob] = {}
+    for dim in _dims(c.instance_type):
+        options = choices(space, inst, dim.name, chosen)
+        i = options.index(here[dim.name])
         for value in options[max(0, i - 1) : i] + options[i + 1 : i + 2]:
-            step: dict[str, Any] = {dimension: value}
-            steps.append(_fitted(space, c.instance_type, replace(c, **step)))
-    for instance in space.instances:
+            steps.append(_fitted(space, c.instance_type, {**here, dim.name: value}))
+        chosen[dim.name] = here[dim.name]
+    for instance in searchable_instances(space):
         if instance != c.instance_type:
-            steps.append(_fitted(space, instance, c))
+            steps.append(_fitted(space, instance, here))
     return [n for n in dict.fromkeys(steps) if n is not None and n != c]
 
 
@@ -194,11 +208,13 @@ class NoRepeatTPESampler(optuna.samplers.TPESampler):
             return inferred
         # Every parameter a deployment may need, so that a whole proposal is known (and checked
         # for repeats) before the trial suggests anything.
+        instances = searchable_instances(self._space)
+        shares = [_share_name(d) for name in instances for d in _dims(name)]
         every: dict[str, BaseDistribution] = {
-            name: FloatDistribution(0.0, 1.0) for _, name, _ in _SHARES
+            name: FloatDistribution(0.0, 1.0) for name in dict.fromkeys(shares)
         }
-        if len(self._space.instances) > 1:
-            every["instance_type"] = CategoricalDistribution(self._space.instances)
+        if len(instances) > 1:
+            every["instance_type"] = CategoricalDistribution(instances)
         return every | inferred
 
     def sample_relative(
@@ -210,7 +226,7 @@ class NoRepeatTPESampler(optuna.samplers.TPESampler):
         # TPE leaves out parameters no finished trial has had together with the others; those
         # are drawn uniformly here, as they would be independently.
         if "instance_type" not in params:
-            params["instance_type"] = self._choice.choice(self._space.instances)
+            params["instance_type"] = self._choice.choice(searchable_instances(self._space))
 
         def share(name: str) -> float:
             if name not in params:
@@ -265,35 +281,30 @@ def _best_first(
     rest: list[FrozenTrial] = []
     for k, t in keyed:
         # Keys start with the violation: trials more infeasible than the best never lead.
-        if (front and front[0][0][0] < k[0]) or any(_dominates(f, k) for f, _ in front):
+        if (front and front[0][0][0] < k[0]) or any(dominates(f, k) for f, _ in front):
             rest.append(t)
         else:
             front.append((k, t))
     return [t for _, t in front], rest
 
 
-def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
-    return all(x <= y for x, y in zip(a, b, strict=True)) and any(
-        x < y for x, y in zip(a, b, strict=True)
-    )
-
-
 def warm_start(space: SearchSpace, weights: int) -> list[dict[str, Any]]:
-    """AWS's pipeline heuristic (4 * round(weights / 2e7)) and data parallel, per inf1 size.
-
-    Both at the first batch size of the space and with as many copies as fit, as the AWS blog
-    ran them.
-    """
-    heuristic = 4 * round(weights / 2e7)  # weights: parameters multiplied, tables aside
+    """The baselines each instance's generation suggests (for NeuronCore-v1: data parallel and
+    AWS's pipeline heuristic), at the space's first batch size, every dimension they leave open
+    at its largest value (as many copies as fit), as far as the space allows them."""
     trials = []
-    for instance in space.instances:
-        cores = pipeline_choices(space, instance)
-        if len(cores) <= 1:
-            continue
-        for p in dict.fromkeys([1, heuristic]):
-            copies = copies_choices(space, instance, p) if p in cores else []
-            if copies:
-                deployment = Candidate(instance, space.batch_sizes[0], p, copies[-1])
+    for name in searchable_instances(space):
+        inst = get_instance(name)
+        for partial in generation_of(inst).baselines(inst, weights):
+            chosen: dict[str, Knob] = {}
+            for dim in generation_of(inst).dimensions:
+                options = choices(space, inst, dim.name, chosen)
+                value = partial.get(dim.name, options[-1] if options else None)
+                if value is None or value not in options:
+                    break
+                chosen[dim.name] = value
+            else:
+                deployment = Candidate(name, space.batch_sizes[0], tuple(chosen.items()))
                 trials.append(encode(deployment, space))
     return trials
 

@@ -1,8 +1,11 @@
-"""Search spaces: the validated YAML format and the candidates it allows on each instance."""
+"""Search spaces: the validated YAML format (a pydantic model), read and written as YAML.
+
+Which deployments a space allows on each instance is the hardware generations' business
+(``autotune.study._candidates``, write side); this module only checks the document.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -10,10 +13,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from autotune.catalog import get_instance, instance_names, price_set_names
-from autotune.emulator import MAX_BATCH, MAX_REQUESTS
+from autotune.catalog import instance_names, price_set_names
 from autotune.errors import InputError, choice_error
 from autotune.models import TASKS
+from autotune.values import MAX_BATCH, MAX_REQUESTS
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -98,54 +101,6 @@ class SearchSpace(BaseModel):
         return v
 
 
-@dataclass(frozen=True, order=True)
-class Candidate:
-    """One deployment a study can try: equal groups of the pipeline size, one copy each."""
-
-    instance_type: str
-    batch_size: int
-    pipeline_cores: int
-    copies: int
-
-    @property
-    def group_sizes(self) -> tuple[int, ...]:
-        return (self.pipeline_cores,) * self.copies
-
-    @property
-    def key(self) -> str:
-        return f"{self.instance_type}/b{self.batch_size}/p{self.pipeline_cores}/x{self.copies}"
-
-
-def pipeline_choices(space: SearchSpace, instance_type: str) -> list[int]:
-    """Pipeline-core counts of the space that fit ``instance_type`` (1 only on GPUs)."""
-    instance = get_instance(instance_type)
-    if instance.is_gpu:
-        return [1]
-    wanted = range(1, instance.cores + 1) if space.pipeline_cores == "all" else space.pipeline_cores
-    return [p for p in wanted if p <= instance.cores]
-
-
-def copies_choices(space: SearchSpace, instance_type: str, pipeline_cores: int) -> list[int]:
-    """Model copies of the space that fit: each copy takes a group of ``pipeline_cores``."""
-    instance = get_instance(instance_type)
-    fit = 1 if instance.is_gpu else instance.cores // pipeline_cores
-    if space.copies == "all":
-        return list(range(1, fit + 1))
-    if space.copies == "max":
-        return [fit]
-    return [c for c in space.copies if c <= fit]
-
-
-def candidates(space: SearchSpace) -> list[Candidate]:
-    """Every valid candidate of the space, in a stable order."""
-    out: list[Candidate] = []
-    for inst in space.instances:
-        for batch in space.batch_sizes:
-            for p in pipeline_choices(space, inst):
-                out.extend(Candidate(inst, batch, p, c) for c in copies_choices(space, inst, p))
-    return out
-
-
 def _error_line(e: ValidationError, origin: str) -> str:
     first = e.errors()[0]
     loc = [str(part) for part in first["loc"]]
@@ -171,26 +126,12 @@ def parse_space(raw: Any, origin: str = "search space") -> SearchSpace:
         space = SearchSpace.model_validate(_listify(raw))
     except ValidationError as e:
         raise InputError(_error_line(e, origin)) from e
-    check_space(space, origin)
     return space
 
 
 def _listify(raw: dict[str, Any]) -> dict[str, Any]:
     # YAML lists arrive as lists; the frozen model stores tuples.
     return {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
-
-
-def check_space(space: SearchSpace, origin: str = "search space") -> None:
-    """Cross-field checks: some candidate must exist, pipeline cores must fit some instance."""
-    if isinstance(space.pipeline_cores, tuple):
-        biggest = max(get_instance(i).cores for i in space.instances)
-        if min(space.pipeline_cores) > biggest:
-            raise InputError(
-                f"{origin}: pipeline_cores {list(space.pipeline_cores)} exceed every instance's "
-                f"cores; the largest instance in the space has {biggest}"
-            )
-    if not candidates(space):
-        raise InputError(f"{origin}: no candidate deployment fits any instance of the space")
 
 
 def default_space_path() -> Path:
@@ -266,14 +207,4 @@ def with_overrides(space: SearchSpace, **overrides: Any) -> SearchSpace:
     return parse_space(merged, "search space with command-line overrides")
 
 
-__all__ = [
-    "Candidate",
-    "SearchSpace",
-    "candidates",
-    "copies_choices",
-    "instance_names",
-    "load_space",
-    "parse_space",
-    "pipeline_choices",
-    "with_overrides",
-]
+__all__ = ["Constraints", "SearchSpace", "load_space", "parse_space", "with_overrides"]

@@ -101,6 +101,7 @@ class Result:
     core_utilization: tuple[float, ...]  # every core of the instance, idle ones at 0
     host_utilization: float
     stages: tuple[StageResult, ...]
+    copy_cores: tuple[tuple[int, ...], ...] = ()  # per model copy: the core of each stage
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +115,7 @@ class Result:
             "core_utilization": list(self.core_utilization),
             "host_utilization": self.host_utilization,
             "stages": [s.to_dict() for s in self.stages],
+            "copy_cores": [list(c) for c in self.copy_cores],
         }
 
     @classmethod
@@ -129,6 +131,7 @@ class Result:
             core_utilization=tuple(float(u) for u in raw["core_utilization"]),
             host_utilization=float(raw["host_utilization"]),
             stages=tuple(StageResult.from_dict(s) for s in raw["stages"]),
+            copy_cores=tuple(tuple(int(c) for c in copy) for copy in raw.get("copy_cores", ())),
         )
 
 

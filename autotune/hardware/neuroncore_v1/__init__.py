@@ -9,7 +9,7 @@ cores (log-spaced) and the number of equal groups ("copies").
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from autotune.catalog import Accelerator, Instance
 from autotune.errors import DeploymentError, InputError
@@ -42,18 +42,21 @@ def default_group_sizes(instance: Instance, pipeline_cores: int) -> tuple[int, .
 
 class NeuronCoreV1:
     name = "neuroncore-v1"
-    dimensions = (Dimension("pipeline_cores", "p", log=True), Dimension("copies", "x"))
+    dimensions: tuple[Dimension, ...] = (
+        Dimension("pipeline_cores", "p", log=True),
+        Dimension("copies", "x"),
+    )
 
     def choices(
         self, instance: Instance, dimension: str, chosen: Mapping[str, Knob], wanted: Any
     ) -> list[Knob]:
         if dimension == "pipeline_cores":
             return list(wanted_counts(wanted, instance.cores))
-        fit = instance.cores // int(chosen["pipeline_cores"])
+        fit = instance.cores // cast(int, chosen["pipeline_cores"])
         return list(wanted_counts(wanted, fit, allow_max=True))
 
     def deployment(self, instance: Instance, chosen: Mapping[str, Knob]) -> Deployment:
-        p, copies = int(chosen["pipeline_cores"]), int(chosen["copies"])
+        p, copies = cast(int, chosen["pipeline_cores"]), cast(int, chosen["copies"])
         return Deployment.of(instance.name, pipeline_cores=p, group_sizes=(p,) * copies)
 
     def chosen(self, deployment: Deployment) -> dict[str, Knob]:
@@ -91,7 +94,7 @@ class NeuronCoreV1:
         compile_knobs: Mapping[str, Knob],
         constants: Constants,
     ) -> tuple[Stage, ...]:
-        cores = int(compile_knobs["pipeline_cores"])
+        cores = cast(int, compile_knobs["pipeline_cores"])
         if cores > len(graph.ops):
             raise InputError(
                 f"pipeline cores {cores} exceed the model's {len(graph.ops)} operators; "

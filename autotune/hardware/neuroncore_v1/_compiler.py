@@ -49,7 +49,9 @@ def te_efficiency(mm: Matmul, acc: Accelerator, c: Constants) -> float:
 
 def op_seconds(op: OpCost, acc: Accelerator, c: Constants) -> float:
     """Engine time of one operator (TensorEngine, Vector and Scalar engines), memory aside."""
-    tensor = sum(mm.flops / (acc.tensor_flops_per_core * te_efficiency(mm, acc, c)) for mm in op.matmuls)
+    tensor = sum(
+        mm.flops / (acc.tensor_flops_per_core * te_efficiency(mm, acc, c)) for mm in op.matmuls
+    )
     engines = tensor + op.vector_flops / acc.vector_flops_per_core
     return engines + op.scalar_flops / acc.scalar_flops_per_core
 

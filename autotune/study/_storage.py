@@ -1,4 +1,4 @@
-"""The study's database: Optuna's storage with heartbeats, and opening a study by name.
+"""The study's database: Optuna's storage with heartbeats, and a study's stored goals.
 
 Every process that runs trials reports a heartbeat for its running trial. A trial whose heartbeat
 stopped (its process died: Ctrl-C, ``kill -9``, a lost machine) is failed by the next worker
@@ -13,24 +13,18 @@ import json
 import os
 import warnings
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 import sqlalchemy as sa
 from optuna.storages._rdb import models
 
-from autotune import __version__
-from autotune.emulator import emulator_version
 from autotune.errors import InputError
-from autotune.study._objectives import Goals
-from autotune.study._search import make_sampler
-from autotune.study._space import SearchSpace
+from autotune.study._settings import Goals, StudySettings
+from autotune.study._space import SearchSpace, parse_space
 from storage import ResultStore, input_error, serialize_sqlite
 
-if TYPE_CHECKING:
-    from autotune.study._runner import StudySettings
-
-_ATTR_SPACE, _ATTR_GOALS = "autotune_space", "autotune_goals"
+ATTR_SPACE, ATTR_GOALS = "autotune_space", "autotune_goals"
 
 
 class _HeartbeatStorage(optuna.storages.RDBStorage):
@@ -84,7 +78,8 @@ class _Reclaim:
             study.enqueue_trial(fixed)
 
 
-def _identity(space: SearchSpace, goals: Goals) -> tuple[str, str]:
+def identity(space: SearchSpace, goals: Goals) -> tuple[str, str]:
+    """The stored form of a study's space and goals: a study is continued only with the same."""
     return (
         json.dumps(space.model_dump(mode="json"), sort_keys=True),
         json.dumps(dataclasses.asdict(goals), sort_keys=True),
@@ -107,7 +102,6 @@ def rdb_storage(url: str, writer: bool = False) -> optuna.storages.RDBStorage:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": 60}}
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     beat: dict[str, Any] = {}
     if writer:
         beat = {
@@ -116,7 +110,9 @@ def rdb_storage(url: str, writer: bool = False) -> optuna.storages.RDBStorage:
             "heartbeat_stale_trial_callback": _Reclaim(url),
         }
     try:
-        storage = _HeartbeatStorage(url, engine_kwargs=kwargs, **beat)
+        with warnings.catch_warnings():  # the heartbeat arguments are experimental in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = _HeartbeatStorage(url, engine_kwargs=kwargs, **beat)
     except Exception as e:  # SQLAlchemy and Optuna raise many types for a bad database
         raise input_error(url, e) from e
     if writer and url.startswith("sqlite"):
@@ -126,51 +122,26 @@ def rdb_storage(url: str, writer: bool = False) -> optuna.storages.RDBStorage:
 
 def load_goals(study: optuna.Study) -> tuple[SearchSpace, Goals]:
     """The space and goals a study was created with."""
-    from autotune.study._space import parse_space
-
     attrs = study.user_attrs
-    if _ATTR_SPACE not in attrs or _ATTR_GOALS not in attrs:
+    if ATTR_SPACE not in attrs or ATTR_GOALS not in attrs:
         raise InputError(f"study {study.study_name!r} was not created by autotune")
-    space = parse_space(json.loads(attrs[_ATTR_SPACE]), f"study {study.study_name!r}")
-    return space, Goals(**json.loads(attrs[_ATTR_GOALS]))
+    space = parse_space(json.loads(attrs[ATTR_SPACE]), f"study {study.study_name!r}")
+    return space, Goals(**json.loads(attrs[ATTR_GOALS]))
 
 
-def open_study(settings: StudySettings) -> optuna.Study:
-    """Create the study, or continue it when the same space and goals were asked for."""
-    storage = rdb_storage(settings.storage, writer=True)
-    names = set(optuna.study.get_all_study_names(storage))
-    exists = settings.study_name in names
-    if settings.resume and not exists:
-        raise InputError(
-            f"--resume: no study named {settings.study_name!r} in "
-            f"{settings.storage}; studies there: {', '.join(sorted(names)) or 'none'}"
-        )
-    seed = None if settings.worker else settings.seed
-    sampler = make_sampler(settings.sampler, seed, settings.space, settings.n_jobs)
-    if exists:
-        study = optuna.load_study(study_name=settings.study_name, storage=storage, sampler=sampler)
-        if _identity(*load_goals(study)) != _identity(settings.space, settings.goals):
-            raise InputError(
-                f"study {settings.study_name!r} already exists with a different objective, "
-                "constraints or search space; choose another --study-name"
-            )
-        return study
-    study = optuna.create_study(
-        study_name=settings.study_name,
-        storage=storage,
-        sampler=sampler,
-        directions=settings.goals.directions,
-    )
-    space_json, goals_json = _identity(settings.space, settings.goals)
-    study.set_user_attr(_ATTR_SPACE, space_json)
-    study.set_user_attr(_ATTR_GOALS, goals_json)
+def save_goals(study: optuna.Study, settings: StudySettings, emulator_version: str) -> None:
+    """Write what the study was asked for into Optuna's study attributes."""
+    from autotune import __version__
+
+    space_json, goals_json = identity(settings.space, settings.goals)
+    study.set_user_attr(ATTR_SPACE, space_json)
+    study.set_user_attr(ATTR_GOALS, goals_json)
     study.set_user_attr("autotune_version", __version__)
     study.set_user_attr(
         "autotune_run",
         {"trials": settings.trials, "sampler": settings.sampler, "seed": settings.seed},
     )
-    study.set_user_attr("emulator_version", emulator_version())
-    return study
+    study.set_user_attr("emulator_version", emulator_version)
 
 
-__all__ = ["GRACE_S", "HEARTBEAT_S", "load_goals", "open_study", "rdb_storage"]
+__all__ = ["GRACE_S", "HEARTBEAT_S", "identity", "load_goals", "rdb_storage", "save_goals"]

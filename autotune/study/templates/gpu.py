@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Serve a deployment exported by autotune on a GPU instance.
+
+With CUDA available, this traces the model with TorchScript and serves closed-loop clients under
+AMP autocast (FP16), the stack the emulator's GPU figures describe. Without a GPU it runs the
+load test on autotune's emulator (autotune must be installed).
+
+    python deploy.py [--requests N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from typing import Any
+
+CONFIG: dict[str, Any] = {}  # autotune export writes the deployment here
+
+
+def example_inputs(device: str, vocab: int = 1000) -> tuple[Any, ...]:
+    import torch
+
+    shape = (CONFIG["batch_size"], CONFIG["seq_len"])
+    ids = torch.randint(5, vocab, shape, generator=torch.Generator().manual_seed(0)).to(device)
+    tensors = {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "token_type_ids": torch.zeros_like(ids),
+    }
+    return tuple(tensors[name] for name in CONFIG["input_names"])
+
+
+def serve_on_gpu(requests: int) -> dict[str, Any]:
+    import torch
+    import transformers
+
+    auto = (
+        transformers.AutoModelForQuestionAnswering
+        if CONFIG["task"] == "question-answering"
+        else transformers.AutoModelForSequenceClassification
+    )
+    model = auto.from_pretrained(CONFIG["model"], torchscript=True).eval().cuda()
+    inputs = example_inputs("cuda")
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16):
+        traced = torch.jit.trace(model, inputs)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    clients = CONFIG["concurrency"]
+
+    def client() -> None:
+        for _ in range(max(1, requests // clients)):
+            started = time.perf_counter()
+            with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16):
+                traced(*inputs)
+            torch.cuda.synchronize()
+            with lock:
+                latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "backend": "cuda",
+        "throughput": len(latencies) * CONFIG["batch_size"] / elapsed,
+        "latency_ms": {
+            "p50": latencies[len(latencies) // 2] * 1e3,
+            "p95": latencies[int(len(latencies) * 0.95)] * 1e3,
+        },
+    }
+
+
+def serve_on_emulator(requests: int) -> dict[str, Any]:
+    from autotune.evaluation import evaluate
+    from autotune.values import Deployment, Experiment, Load, Workload
+
+    deployment = Deployment.from_dict({"instance_type": CONFIG["instance_type"], **CONFIG["knobs"]})
+    workload = Workload(CONFIG["model"], CONFIG["task"], CONFIG["seq_len"], CONFIG["batch_size"])
+    load = Load(concurrency=CONFIG["concurrency"], requests=requests)
+    result = evaluate(Experiment(workload, deployment, load)).flat()
+    return {
+        "backend": "autotune-emulator",
+        "throughput": result["throughput"],
+        "latency_ms": result["latency_ms"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the exported deployment.")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    report = serve_on_gpu(args.requests) if cuda else serve_on_emulator(args.requests)
+    report["expected"] = CONFIG["expected"]
+    if args.json:
+        print(json.dumps(report))
+        return
+    expected = CONFIG["expected"]
+    print(
+        f"{CONFIG['instance_type']} ({report['backend']}): {report['throughput']:.1f} seq/s, "
+        f"p95 {report['latency_ms']['p95']:.2f} ms (expected "
+        f"{expected['throughput_seq_per_s']:.1f} seq/s, p95 {expected['latency_ms']['p95']:.2f} ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
