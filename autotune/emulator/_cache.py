@@ -2,17 +2,21 @@
 
 Plans are stored as JSON named by their key; loading never unpickles anything, and a file whose
 content does not parse into a plan with that very key is ignored and recompiled. Graph summaries
-are kept in memory for the process: one capture serves every plan of that shape.
+are kept the same way (and in memory for the process): one capture of a model at a shape serves
+every plan of that shape, in this process and the next, which then never imports torch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 import threading
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from autotune.hardware import GraphSummary, Plan
 
@@ -30,7 +34,8 @@ class CompileCache:
     def __init__(self, directory: Path | None = None, *, on_disk: bool = True):
         self.directory: Path | None = (directory or default_cache_dir()) if on_disk else None
         self._graphs: dict[tuple[str, str, int, int], GraphSummary] = {}
-        self._lock = threading.Lock()
+        self._programs: dict[tuple[str, str, int], Any] = {}  # batch-symbolic captures
+        self._lock = threading.RLock()
 
     @classmethod
     def in_memory(cls) -> CompileCache:
@@ -83,5 +88,36 @@ class CompileCache:
         """The graph summary of ``shape`` (identity, task, batch, seq), captured once."""
         with self._lock:
             if shape not in self._graphs:
-                self._graphs[shape] = capture()
+                self._graphs[shape] = self._stored_graph(shape) or self._capture(shape, capture)
             return self._graphs[shape]
+
+    def program(self, key: tuple[str, str, int], capture: Callable[[], Any]) -> Any:
+        """A captured program for ``key`` (identity, task, seq), captured once per process."""
+        with self._lock:
+            if key not in self._programs:
+                self._programs[key] = capture()
+            return self._programs[key]
+
+    def _stored_graph(self, shape: tuple[str, str, int, int]) -> GraphSummary | None:
+        try:
+            return GraphSummary.from_json(self._read(_graph_file(shape)))
+        except (OSError, ValueError, TypeError, KeyError, RecursionError):
+            return None  # missing, unreadable or tampered with: capture again
+
+    def _capture(
+        self, shape: tuple[str, str, int, int], capture: Callable[[], GraphSummary]
+    ) -> GraphSummary:
+        graph = capture()
+        self._write(_graph_file(shape), graph.to_json())
+        return graph
+
+
+# Bumped when what the graph reader extracts changes (``autotune/emulator/_graph.py``).
+GRAPH_READER_VERSION = "1"
+
+
+def _graph_file(shape: tuple[str, str, int, int]) -> str:
+    """The file of a captured graph's summary: the shape, the reader and torch's release (its
+    exporter decides which operators the graph holds)."""
+    fields = [*shape, GRAPH_READER_VERSION, metadata.version("torch")]
+    return f"graph-{hashlib.sha256(json.dumps(fields).encode()).hexdigest()}.json"

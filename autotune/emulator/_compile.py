@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from autotune.catalog import Accelerator, Instance
 from autotune.emulator._cache import CompileCache
@@ -98,11 +99,30 @@ def check_shape(source: ModelSource, batch: int, seq_len: int) -> None:
         )
 
 
-def capture_summary(source: ModelSource, batch: int, seq_len: int) -> GraphSummary:
-    """The model's graph summary at this shape, captured on meta tensors (no weights)."""
-    from autotune.emulator._graph import capture, summarize
-    from autotune.models import build_model, example_inputs
+def capture_summary(
+    source: ModelSource, batch: int, seq_len: int, cache: CompileCache | None = None
+) -> GraphSummary:
+    """The model's graph summary at this shape, captured on meta tensors (no weights).
 
+    One capture with a symbolic batch dimension serves every batch size of a sequence length
+    (a study meets several); a model that cannot be exported so is captured at each batch.
+    """
+    from autotune.emulator._graph import capture, summarize
+    from autotune.models.build import build_model, example_inputs
+
+    def dynamic() -> Any:
+        module = build_model(source, meta=True)
+        try:
+            return capture(
+                module, example_inputs(source, 2, seq_len, meta=True), dynamic_batch=True
+            )
+        except Exception:  # torch.export raises many types for a shape it cannot keep symbolic
+            return None
+
+    cache = cache or CompileCache.in_memory()
+    program = cache.program((source.identity, source.task, seq_len), dynamic)
+    if program is not None:
+        return summarize(program, batch)
     module = build_model(source, meta=True)
     return summarize(capture(module, example_inputs(source, batch, seq_len, meta=True)))
 
@@ -132,7 +152,7 @@ def compile_model(
     if (plan := cache.get(key)) is not None:
         return CompileResult(plan, time.perf_counter() - started, cached=True)
     shape = (source.identity, source.task, batch, seq)
-    graph = cache.graph(shape, lambda: capture_summary(source, batch, seq))
+    graph = cache.graph(shape, lambda: capture_summary(source, batch, seq, cache))
     plan = compile_graph(
         graph,
         model=source.name,

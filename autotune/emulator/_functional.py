@@ -4,8 +4,8 @@ Each stage runs only its own slice of the graph and sees only what the previous 
 over, exactly what would cross the boundary on the device. Precision follows neuron-cc's default
 auto-cast: matrix-multiply operands (weights and activations) are rounded to BF16 while partial
 sums stay FP32, and activations cross stage boundaries in BF16; model inputs and outputs are FP32.
-TensorEngine operators run natively in the reduced precision (FP32 accumulation, result rounded
-to BF16, as it leaves the array); Vector and Scalar engine work runs in FP32.
+TensorEngine operators see BF16-rounded operands, accumulate in FP32 and round their result to
+BF16 as it leaves the array; Vector and Scalar engine work runs in FP32.
 """
 
 from __future__ import annotations
@@ -48,14 +48,6 @@ def _round(value: Any, dtype: Any) -> Any:
 
     if isinstance(value, torch.Tensor) and value.is_floating_point() and dtype is not None:
         return value.to(dtype).to(value.dtype)
-    return value
-
-
-def _cast(value: Any, dtype: Any) -> Any:
-    import torch
-
-    if isinstance(value, torch.Tensor) and value.is_floating_point():
-        return value.to(dtype)
     return value
 
 
@@ -118,9 +110,11 @@ def _run_stage(
         kwargs = map_arg(node.kwargs, value)
         engine = node.op == "call_function" and any(op in str(node.target) for op in _TENSOR_ENGINE)
         if engine and dtype is not None:
-            low = torch.utils._pytree.tree_map(lambda v: _cast(v, dtype), args)
+            # Operands rounded to the reduced precision, products summed in FP32 (CPUs do FP32
+            # matmuls fast, and that is what the array does), the result rounded as it leaves.
+            low = torch.utils._pytree.tree_map(lambda v: _round(v, dtype), args)
             result = getattr(interpreter, node.op)(node.target, low, kwargs)
-            env[node.name] = torch.utils._pytree.tree_map(lambda v: _cast(v, torch.float32), result)
+            env[node.name] = torch.utils._pytree.tree_map(lambda v: _round(v, dtype), result)
         else:
             env[node.name] = getattr(interpreter, node.op)(node.target, args, kwargs)
     return env

@@ -71,9 +71,30 @@ _VECTOR = {
 }
 
 
-def numel(value: Any) -> int:
-    shape = getattr(value, "shape", None)
-    return math.prod(int(s) for s in shape) if shape is not None else 0
+class Sizes:
+    """Reads tensor sizes off a graph, at one batch size when the graph's batch is symbolic.
+
+    A graph captured with a dynamic batch dimension holds sizes like ``128*s0``; each distinct
+    expression is evaluated once per batch.
+    """
+
+    def __init__(self, batch: int | None = None):
+        self.batch = batch
+        self._memo: dict[Any, int] = {}
+
+    def dim(self, size: Any) -> int:
+        if isinstance(size, int):
+            return size
+        expr = size.node.expr
+        if expr not in self._memo:
+            if self.batch is None:
+                raise ValueError(f"size {expr} is symbolic: give the batch size")
+            self._memo[expr] = int(expr.xreplace({s: self.batch for s in expr.free_symbols}))
+        return self._memo[expr]
+
+    def numel(self, value: Any) -> int:
+        shape = getattr(value, "shape", None)
+        return math.prod(self.dim(s) for s in shape) if shape is not None else 0
 
 
 def _short(target: Any) -> str:
@@ -86,35 +107,43 @@ def is_free(node: Any) -> bool:
     return node.op == "call_function" and _short(node.target) in _FREE
 
 
-def capture(module: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> ExportedProgram:
-    """The module's ATen graph at the inputs' static shapes."""
+def capture(
+    module: torch.nn.Module, inputs: dict[str, torch.Tensor], *, dynamic_batch: bool = False
+) -> ExportedProgram:
+    """The module's ATen graph at the inputs' shapes; with ``dynamic_batch`` the first dimension
+    of every input stays symbolic, so one capture serves every batch size."""
     import torch
 
+    dynamic = None
+    if dynamic_batch:
+        batch = torch.export.Dim("batch", min=1, max=1 << 16)
+        dynamic = {name: {0: batch} for name in inputs}
     with torch.no_grad():
-        return torch.export.export(module, (), dict(inputs), strict=False)
+        return torch.export.export(module, (), dict(inputs), dynamic_shapes=dynamic, strict=False)
 
 
-def _matmuls(op: str, node: Any) -> tuple[Matmul, ...]:
+def _matmuls(op: str, node: Any, sz: Sizes) -> tuple[Matmul, ...]:
     out = node.meta["val"]
     args = [a.meta.get("val") if hasattr(a, "meta") else a for a in node.args]
     if op == "linear":
         x, w = args[0], args[1]
-        k, n = int(w.shape[1]), int(w.shape[0])
-        return (Matmul(1, numel(x) // k, k, n),)
+        k, n = sz.dim(w.shape[1]), sz.dim(w.shape[0])
+        return (Matmul(1, sz.numel(x) // k, k, n),)
     if op in ("mm", "addmm", "bmm", "matmul", "baddbmm"):
         a, b = (args[1], args[2]) if op in ("addmm", "baddbmm") else (args[0], args[1])
-        m, k, n = int(a.shape[-2]), int(a.shape[-1]), int(b.shape[-1])
-        return (Matmul(numel(out) // (m * n), m, k, n),)
+        m, k, n = sz.dim(a.shape[-2]), sz.dim(a.shape[-1]), sz.dim(b.shape[-1])
+        return (Matmul(sz.numel(out) // (m * n), m, k, n),)
     if op == "scaled_dot_product_attention":
         q, k_, v = args[0], args[1], args[2]
-        heads = numel(q) // (int(q.shape[-2]) * int(q.shape[-1]))
-        length, dim, keys = int(q.shape[-2]), int(q.shape[-1]), int(k_.shape[-2])
-        return (Matmul(heads, length, dim, keys), Matmul(heads, length, keys, int(v.shape[-1])))
+        length, dim, keys = sz.dim(q.shape[-2]), sz.dim(q.shape[-1]), sz.dim(k_.shape[-2])
+        heads = sz.numel(q) // (length * dim)
+        return (Matmul(heads, length, dim, keys), Matmul(heads, length, keys, sz.dim(v.shape[-1])))
     return ()
 
 
-def op_costs(program: ExportedProgram) -> list[OpCost]:
+def op_costs(program: ExportedProgram, sz: Sizes | None = None) -> list[OpCost]:
     """One ``OpCost`` per costed operator of ``program``, in graph order."""
+    sz = sz or Sizes()
     signature = program.graph_signature
     params = {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
     seen: set[str] = set()
@@ -132,18 +161,18 @@ def op_costs(program: ExportedProgram) -> list[OpCost]:
             if a.name in params:
                 if params[a.name] not in seen and op != "embedding":
                     seen.add(params[a.name])
-                    weights.append((params[a.name], numel(a.meta.get("val"))))
+                    weights.append((params[a.name], sz.numel(a.meta.get("val"))))
             else:
-                act_in += numel(a.meta.get("val"))
-        out = numel(node.meta.get("val"))
-        matmuls = _matmuls(op, node)
+                act_in += sz.numel(a.meta.get("val"))
+        out = sz.numel(node.meta.get("val"))
+        matmuls = _matmuls(op, node, sz)
         vector = scalar = 0.0
         gather = table = 0
         if op == "embedding":
             gather = out
             source = node.args[0]
             if getattr(source, "name", None) in signature.inputs_to_parameters:
-                table = numel(source.meta.get("val"))
+                table = sz.numel(source.meta.get("val"))
         elif op == "scaled_dot_product_attention":
             scores = matmuls[0].count * matmuls[0].m * matmuls[0].n
             vector = scores * (_VECTOR["softmax"] + 2)  # scale and mask, then softmax
@@ -161,7 +190,7 @@ def op_costs(program: ExportedProgram) -> list[OpCost]:
     return costs
 
 
-def _values(program: ExportedProgram, ops: list[OpCost]) -> tuple[Value, ...]:
+def _values(program: ExportedProgram, ops: list[OpCost], sz: Sizes) -> tuple[Value, ...]:
     """Activations (and model inputs) with the positions where they are made and last used.
 
     A view shares its source's storage: what a later operator needs is the source value.
@@ -176,10 +205,11 @@ def _values(program: ExportedProgram, ops: list[OpCost]) -> tuple[Value, ...]:
     size: dict[str, int] = {}
     for node in program.graph.nodes:
         position = index.get(node.name, position)
-        sources = [a for a in node.all_input_nodes if a.name not in weights]
+        # Only tensors are values: a size read off a tensor (a symbolic batch) is not its data.
+        sources = [a for a in node.all_input_nodes if a.name not in weights and _is_tensor(a)]
         root[node.name] = root[sources[0].name] if is_free(node) and sources else node.name
         if root[node.name] == node.name:
-            made[node.name], size[node.name] = position, numel(node.meta.get("val"))
+            made[node.name], size[node.name] = position, sz.numel(node.meta.get("val"))
         for a in sources:
             origin = root[a.name]
             last[origin] = max(last.get(origin, position), position)
@@ -190,17 +220,23 @@ def _values(program: ExportedProgram, ops: list[OpCost]) -> tuple[Value, ...]:
     )
 
 
-def _io_bytes(program: ExportedProgram) -> tuple[int, int]:
+def _is_tensor(node: Any) -> bool:
+    return hasattr(node.meta.get("val"), "shape")
+
+
+def _io_bytes(program: ExportedProgram, sz: Sizes) -> tuple[int, int]:
     """Bytes the host sends (int64 token tensors) and receives (FP32 outputs) per batch."""
     user_inputs = set(program.graph_signature.user_inputs)
     nodes = list(program.graph.nodes)
-    sent = sum(numel(n.meta.get("val")) * 8 for n in nodes if n.name in user_inputs)
-    received = sum(numel(a.meta.get("val")) * 4 for a in nodes[-1].all_input_nodes)
+    sent = sum(sz.numel(n.meta.get("val")) * 8 for n in nodes if n.name in user_inputs)
+    received = sum(sz.numel(a.meta.get("val")) * 4 for a in nodes[-1].all_input_nodes)
     return sent, received
 
 
-def summarize(program: ExportedProgram) -> GraphSummary:
-    """What the hardware models need of ``program``: operator costs, values, host transfers."""
-    ops = op_costs(program)
-    sent, received = _io_bytes(program)
-    return GraphSummary(tuple(ops), _values(program, ops), sent, received)
+def summarize(program: ExportedProgram, batch: int | None = None) -> GraphSummary:
+    """What the hardware models need of ``program`` (at ``batch`` if its batch is symbolic):
+    operator costs, values, host transfers."""
+    sz = Sizes(batch)
+    ops = op_costs(program, sz)
+    sent, received = _io_bytes(program, sz)
+    return GraphSummary(tuple(ops), _values(program, ops, sz), sent, received)

@@ -26,7 +26,7 @@ class Verifier:
         import torch
 
         from autotune.emulator._graph import capture
-        from autotune.models import build_model, example_inputs
+        from autotune.models.build import build_model, example_inputs
 
         if self._module is None:
             self._module = build_model(self.source)

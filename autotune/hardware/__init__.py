@@ -6,13 +6,15 @@ generation). Plans, placements and service models are the values they exchange w
 emulator. Pure Python: nothing here imports torch.
 """
 
-from autotune.hardware._calibration import (
+from autotune.hardware._calibration import emulator_version
+from autotune.hardware._generation import (
+    GENERATIONS,
     Calibration,
-    emulator_version,
+    Generation,
+    generation_of,
     load_calibration,
     parse_calibration,
 )
-from autotune.hardware._generation import GENERATIONS, Generation, generation_of
 from autotune.hardware._graph import GraphSummary, Matmul, OpCost, Value
 from autotune.hardware._knobs import Dimension
 from autotune.hardware._plan import Plan, Stage

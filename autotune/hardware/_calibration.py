@@ -9,13 +9,10 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any, TypeVar
 
-import yaml
-
 # Bumped whenever the timing model's code changes: with the calibration's digest it names the
 # emulator, and it is part of every plan's hash.
 CODE_VERSION = "0.3.0"
 
-Calibration = Mapping[str, Any]  # generation name -> its constants (a frozen dataclass)
 C = TypeVar("C")
 
 
@@ -26,18 +23,6 @@ def calibration_text() -> str:
 def parse_constants(cls: type[C], raw: Mapping[str, Any]) -> C:
     """A generation's constants dataclass from its section of ``calibration.yaml``."""
     return cls(**{f.name: float(raw[f.name]) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
-
-
-def parse_calibration(text: str) -> dict[str, Any]:
-    from autotune.hardware._generation import GENERATIONS
-
-    raw = yaml.safe_load(text)
-    return {name: g.parse_constants(raw[name]) for name, g in GENERATIONS.items()}
-
-
-@functools.cache
-def load_calibration() -> Calibration:
-    return parse_calibration(calibration_text())
 
 
 @functools.cache

@@ -10,11 +10,15 @@ generation (``hardware.yaml``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import yaml
+
 from autotune.catalog import Accelerator, Instance
 from autotune.errors import choice_error
+from autotune.hardware._calibration import calibration_text
 from autotune.hardware._graph import GraphSummary
 from autotune.hardware._knobs import Dimension
 from autotune.hardware._plan import Stage
@@ -95,6 +99,20 @@ def _registry() -> dict[str, Generation]:
 
 
 GENERATIONS: dict[str, Generation] = _registry()
+
+
+Calibration = Mapping[str, Any]  # generation name -> its fitted constants
+
+
+def parse_calibration(text: str) -> dict[str, Any]:
+    """Every generation's constants from the text of ``calibration.yaml``."""
+    raw = yaml.safe_load(text)
+    return {name: g.parse_constants(raw[name]) for name, g in GENERATIONS.items()}
+
+
+@functools.cache
+def load_calibration() -> Calibration:
+    return parse_calibration(calibration_text())
 
 
 def generation_of(instance: Instance) -> Generation:

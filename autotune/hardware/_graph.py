@@ -7,8 +7,10 @@ compiler never touches torch.
 from __future__ import annotations
 
 import bisect
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,26 @@ class GraphSummary:
     def weight_elements(self) -> int:
         """Parameters multiplied with (embedding tables aside)."""
         return sum(op.weight_elements for op in self.ops)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> GraphSummary:
+        """Rebuild a summary from ``to_json`` output; ``ValueError`` etc. on any mismatch."""
+        raw: Any = json.loads(text)
+        ops = tuple(
+            OpCost(
+                **{
+                    **op,
+                    "matmuls": tuple(Matmul(**mm) for mm in op["matmuls"]),
+                    "weights": tuple((str(n), int(e)) for n, e in op["weights"]),
+                }
+            )
+            for op in raw["ops"]
+        )
+        values = tuple(Value(**v) for v in raw["values"])
+        return cls(ops, values, int(raw["input_bytes"]), int(raw["output_bytes"]))
 
     def crossing_elements(self, starts: Sequence[int]) -> list[int]:
         """Elements crossing each boundary between the contiguous stages starting at ``starts``."""

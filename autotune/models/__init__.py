@@ -1,12 +1,13 @@
-"""Model sources: built-in presets and local Hugging Face checkpoints, for a task head."""
+"""Model sources: built-in presets and local Hugging Face checkpoints, for a task head.
+
+``autotune.models.build`` builds the PyTorch module (torch and transformers load there only).
+"""
 
 from autotune.models._source import (
     DEFAULT_MODEL,
     DEFAULT_TASK,
     TASKS,
     ModelSource,
-    build_model,
-    example_inputs,
     preset_names,
     resolve_model,
 )
@@ -16,8 +17,6 @@ __all__ = [
     "DEFAULT_TASK",
     "TASKS",
     "ModelSource",
-    "build_model",
-    "example_inputs",
     "preset_names",
     "resolve_model",
 ]

@@ -20,10 +20,10 @@ from autotune.evaluation import evaluate
 from autotune.hardware import emulator_version
 from autotune.models import ModelSource, resolve_model
 from autotune.study._candidates import Candidate, candidates, check_space
-from autotune.study._objectives import fleet_size, values, violations
+from autotune.study._objectives import best, fleet_size, values, violations
 from autotune.study._queries import StudyOutcome, finished, outcome
 from autotune.study._search import SAMPLERS, make_sampler, suggest, warm_start
-from autotune.study._settings import OBJECTIVES, StudySettings
+from autotune.study._settings import OBJECTIVES, PICKS, StudySettings
 from autotune.study._space import SearchSpace
 from autotune.study._storage import HEARTBEAT_S, identity, load_goals, rdb_storage, save_goals
 from autotune.values import Evaluation, Experiment, Load, TrialRecord, Workload
@@ -176,27 +176,24 @@ def open_study(settings: StudySettings) -> optuna.Study:
 def verify_recommendation(
     result: StudyOutcome, store: ResultStore, source: ModelSource, cache: CompileCache
 ) -> StudyOutcome:
-    """Run the recommended trials' plans on the functional path, once per plan, and store the
-    numeric error in their records. Only the recommendation is checked: a cold study would
-    otherwise spend most of its time executing plans nobody deploys."""
-    verifier: Verifier | None = None
-    checked = []
-    for record in result.best:
-        ev = record.evaluation
-        if ev.provenance.numeric_error is None:
-            key = ev.provenance.plan_key
-            error = cache.get_error(key)
-            if error is None:
-                verifier = verifier or Verifier(source)
-                error = verifier.error(_plan(ev, source, cache))
-                cache.put_error(key, error)
-            provenance = dataclasses.replace(ev.provenance, numeric_error=error)
-            record = dataclasses.replace(
-                record, evaluation=dataclasses.replace(ev, provenance=provenance)
-            )
-            store.add(record)
-        checked.append(record)
-    return dataclasses.replace(result, best=tuple(checked))
+    """Run the plan the study recommends for export on the functional path (once per plan) and
+    store its numeric error in the trial's record. Only that plan: a cold study would otherwise
+    spend most of its time executing plans nobody deploys (``autotune compile`` checks any)."""
+    goals = result.goals
+    pick = goals.objective if goals.objective in PICKS else "min-cost"
+    chosen = best(list(result.best), goals, pick)
+    if not chosen or chosen[0].evaluation.provenance.numeric_error is not None:
+        return result
+    record, ev = chosen[0], chosen[0].evaluation
+    error = cache.get_error(ev.provenance.plan_key)
+    if error is None:
+        error = Verifier(source).error(_plan(ev, source, cache))
+        cache.put_error(ev.provenance.plan_key, error)
+    provenance = dataclasses.replace(ev.provenance, numeric_error=error)
+    checked = dataclasses.replace(record, evaluation=dataclasses.replace(ev, provenance=provenance))
+    store.add(checked)
+    best_records = tuple(checked if r == record else r for r in result.best)
+    return dataclasses.replace(result, best=best_records)
 
 
 def _plan(ev: Evaluation, source: ModelSource, cache: CompileCache) -> Any:

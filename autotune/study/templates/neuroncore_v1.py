@@ -105,7 +105,8 @@ def load_model() -> Any:
     try:
         import torch_neuron  # noqa: F401
     except ImportError:  # offline: a checkpoint directory, or the preset's architecture
-        from autotune.models import build_model, resolve_model
+        from autotune.models import resolve_model
+        from autotune.models.build import build_model
 
         return build_model(resolve_model(CONFIG["model"], CONFIG["task"]))
     import transformers
