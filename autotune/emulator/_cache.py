@@ -35,6 +35,7 @@ class CompileCache:
         self.directory: Path | None = (directory or default_cache_dir()) if on_disk else None
         self._graphs: dict[tuple[str, str, int, int], GraphSummary] = {}
         self._programs: dict[tuple[str, str, int], Any] = {}  # batch-symbolic captures
+        self._first: dict[tuple[str, str, int], int] = {}  # first batch captured per shape
         self._lock = threading.RLock()
 
     @classmethod
@@ -90,6 +91,11 @@ class CompileCache:
             if shape not in self._graphs:
                 self._graphs[shape] = self._stored_graph(shape) or self._capture(shape, capture)
             return self._graphs[shape]
+
+    def first_batch(self, key: tuple[str, str, int], batch: int) -> bool:
+        """Whether ``batch`` is the first batch size captured for ``key`` in this process."""
+        with self._lock:
+            return self._first.setdefault(key, batch) == batch
 
     def program(self, key: tuple[str, str, int], capture: Callable[[], Any]) -> Any:
         """A captured program for ``key`` (identity, task, seq), captured once per process."""

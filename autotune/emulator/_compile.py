@@ -104,23 +104,28 @@ def capture_summary(
 ) -> GraphSummary:
     """The model's graph summary at this shape, captured on meta tensors (no weights).
 
-    One capture with a symbolic batch dimension serves every batch size of a sequence length
-    (a study meets several); a model that cannot be exported so is captured at each batch.
+    The first batch size of a model and sequence length is captured as it is. When a second one
+    is asked for (a study meets several), one capture with a symbolic batch dimension then
+    serves every further batch size; a model that cannot be exported so is captured at each.
     """
     from autotune.emulator._graph import capture, summarize
     from autotune.models.build import build_model, example_inputs
 
+    cache = cache or CompileCache.in_memory()
+    key = (source.identity, source.task, seq_len)
+
     def dynamic() -> Any:
         module = build_model(source, meta=True)
+        inputs = example_inputs(source, 2, seq_len, meta=True)
         try:
-            return capture(
-                module, example_inputs(source, 2, seq_len, meta=True), dynamic_batch=True
-            )
+            return capture(module, inputs, dynamic_batch=True)
         except Exception:  # torch.export raises many types for a shape it cannot keep symbolic
             return None
 
-    cache = cache or CompileCache.in_memory()
-    program = cache.program((source.identity, source.task, seq_len), dynamic)
+    if cache.first_batch(key, batch):
+        module = build_model(source, meta=True)
+        return summarize(capture(module, example_inputs(source, batch, seq_len, meta=True)))
+    program = cache.program(key, dynamic)
     if program is not None:
         return summarize(program, batch)
     module = build_model(source, meta=True)

@@ -105,7 +105,12 @@ def _run_stage(
             return interpreter.fetch_attr(str(n.target))
         return env[n.name]
 
-    for node in stage.nodes:
+    # Each value is dropped after its last use here unless it is sent on: the stage holds its
+    # live activations only, as the core's memory would (a whole batch-16 BERT otherwise
+    # keeps gigabytes of dead intermediates).
+    last = {a.name: i for i, n in enumerate(stage.nodes) for a in n.all_input_nodes}
+    keep = set(stage.sends)
+    for i, node in enumerate(stage.nodes):
         args = map_arg(node.args, value)
         kwargs = map_arg(node.kwargs, value)
         engine = node.op == "call_function" and any(op in str(node.target) for op in _TENSOR_ENGINE)
@@ -117,6 +122,9 @@ def _run_stage(
             env[node.name] = torch.utils._pytree.tree_map(lambda v: _round(v, dtype), result)
         else:
             env[node.name] = getattr(interpreter, node.op)(node.target, args, kwargs)
+        for name in [a.name for a in node.all_input_nodes] + [node.name]:
+            if last.get(name, -1) <= i and name not in keep:
+                env.pop(name, None)
     return env
 
 
