@@ -114,6 +114,8 @@ def _run(
     busy = {c: 0.0 for cores in cores_of for c in cores}
     streams: dict[int, list[tuple[float, float]]] = {c: [] for c in busy}
     hosts = [0.0] * m.host_slots
+    # A worker thread holds a request from its host work to its completion.
+    workers = [0.0] * (m.workers or concurrency)
     host_busy = 0.0
     clients = [(0.0, i) for i in range(concurrency)]
     latencies = np.empty(requests)
@@ -122,7 +124,7 @@ def _run(
     for r in range(requests):
         t, client = heapq.heappop(clients)
         j = jit[r]
-        start = max(t, heapq.heappop(hosts))
+        start = max(t, heapq.heappop(workers), heapq.heappop(hosts))
         h = host_s * j[n_stages]
         heapq.heappush(hosts, start + h)
         host_busy += h
@@ -137,6 +139,7 @@ def _run(
             busy[cores[k]] += s
             if record_streams:
                 streams[cores[k]].append((begin, begin + memory_s[c][k] * j[k]))
+        heapq.heappush(workers, arrival)
         latencies[r] = arrival - t
         issued[r] = t
         completed[r] = arrival
