@@ -1,16 +1,19 @@
 """Functional path: really execute a plan's stages on CPU, one NeuronCore after another.
 
 Each stage runs only its own slice of the graph and sees only what the previous stage handed
-over, exactly what would cross the boundary on the device. Precision follows neuron-cc's default
-auto-cast: matrix-multiply operands (weights and activations) are rounded to BF16 while partial
-sums stay FP32, and activations cross stage boundaries in BF16; model inputs and outputs are FP32.
-TensorEngine operators run natively in the reduced precision (FP32 accumulation, result rounded
-to BF16, as it leaves the array); Vector and Scalar engine work runs in FP32.
+over, exactly what would cross the boundary on the device. Precision follows the plan's: under
+neuron-cc's default (and torch-neuronx ``--auto-cast matmult``) matrix-multiply operands
+(weights and activations) are rounded to the cast type while partial sums stay FP32, and
+activations cross stage boundaries in it; model inputs and outputs are FP32. BF16 and FP16
+operators run natively in that type; TF32 and FP8 (E4M3, saturating) operands are rounded to the
+type and multiplied in FP32, which is what the array computes. Vector and Scalar engine work runs
+in FP32, except under ``--auto-cast all`` (precision ``<type>+all``), where every operator's
+floating operands are rounded too. Precision ``fp32`` (``--auto-cast none``) is exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,19 +46,66 @@ class StageProgram:
     sends: tuple[str, ...]
 
 
-def _round(value: Any, dtype: Any) -> Any:
+@dataclass(frozen=True)
+class Emulation:
+    """How a precision is emulated: what operands become, and which operators it touches."""
+
+    cast: Callable[[Any], Any] | None  # a floating tensor in the reduced precision; None: exact
+    all_ops: bool = False  # --auto-cast all: every operator, not only the TensorEngine's
+
+
+def _tf32(t: torch.Tensor) -> torch.Tensor:
+    """FP32 rounded to TF32's 10 mantissa bits (round to nearest even), kept in FP32."""
     import torch
 
-    if isinstance(value, torch.Tensor) and value.is_floating_point() and dtype is not None:
-        return value.to(dtype).to(value.dtype)
+    bits = t.float().contiguous().view(torch.int32)
+    bits = (bits + 0xFFF + ((bits >> 13) & 1)) & ~0x1FFF
+    return bits.view(torch.float32)
+
+
+def _fp8(t: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    return t.float().to(torch.float8_e4m3fn).to(torch.float32)  # saturates at +-448
+
+
+def emulation(precision: str) -> Emulation:
+    """The emulation of a plan's precision (``bf16``, ``fp16``, ``tf32``, ``fp8_e4m3``, each
+    optionally ``+all``; ``fp16-amp`` for GPUs; ``fp32`` exact)."""
+    import torch
+
+    kind, _, scope = precision.partition("+")
+    casts: dict[str, Callable[[Any], Any]] = {
+        "bf16": lambda t: t.to(torch.bfloat16),
+        "fp16": lambda t: t.to(torch.float16),
+        "fp16-amp": lambda t: t.to(torch.float16),
+        "tf32": _tf32,
+        "fp8_e4m3": _fp8,
+    }
+    return Emulation(casts.get(kind), all_ops=scope == "all")
+
+
+def _round(value: Any, em: Emulation) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor) and value.is_floating_point() and em.cast is not None:
+        return em.cast(value).to(value.dtype)
     return value
 
 
-def _cast(value: Any, dtype: Any) -> Any:
+def _cast(value: Any, em: Emulation) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor) and value.is_floating_point() and em.cast is not None:
+        return em.cast(value)
+    return value
+
+
+def _float(value: Any) -> Any:
     import torch
 
     if isinstance(value, torch.Tensor) and value.is_floating_point():
-        return value.to(dtype)
+        return value.to(torch.float32)
     return value
 
 
@@ -99,7 +149,7 @@ def split_stages(graph_module: Any, plan: Plan) -> list[StageProgram]:
 
 
 def _run_stage(
-    graph_module: Any, stage: StageProgram, received: dict[str, Any], dtype: Any
+    graph_module: Any, stage: StageProgram, received: dict[str, Any], em: Emulation
 ) -> dict[str, Any]:
     import torch
     from torch.fx import Interpreter
@@ -117,10 +167,10 @@ def _run_stage(
         args = map_arg(node.args, value)
         kwargs = map_arg(node.kwargs, value)
         engine = node.op == "call_function" and any(op in str(node.target) for op in _TENSOR_ENGINE)
-        if engine and dtype is not None:
-            low = torch.utils._pytree.tree_map(lambda v: _cast(v, dtype), args)
+        if (engine or em.all_ops) and em.cast is not None:
+            low = torch.utils._pytree.tree_map(lambda v: _cast(v, em), args)
             result = getattr(interpreter, node.op)(node.target, low, kwargs)
-            env[node.name] = torch.utils._pytree.tree_map(lambda v: _cast(v, torch.float32), result)
+            env[node.name] = torch.utils._pytree.tree_map(_float, result)
         else:
             env[node.name] = getattr(interpreter, node.op)(node.target, args, kwargs)
     return env
@@ -136,22 +186,18 @@ def execute(
     """Outputs of the model computed stage by stage as the plan partitions it."""
     import torch
 
-    dtype = (
-        torch.bfloat16
-        if emulate_precision and plan.precision == "bf16"
-        else (torch.float16 if emulate_precision and plan.precision == "fp16-amp" else None)
-    )
+    em = emulation(plan.precision) if emulate_precision else Emulation(None)
     module = program.module()
     placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
     carried: dict[str, Any] = {n.name: inputs[n.name] for n in placeholders}
     output = next(n for n in module.graph.nodes if n.op == "output")
     with torch.no_grad():
         for stage in split_stages(module, plan):
-            env = _run_stage(module, stage, {k: carried[k] for k in stage.receives}, dtype)
+            env = _run_stage(module, stage, {k: carried[k] for k in stage.receives}, em)
             last = stage.index == len(plan.stages) - 1
-            # Activations leave a NeuronCore in BF16; the final outputs return to the host FP32.
+            # Activations leave a NeuronCore in the cast type; the final outputs return FP32.
             carried.update(
-                {k: env[k] if last else _round(env[k], dtype) for k in stage.sends if k in env}
+                {k: env[k] if last else _round(env[k], em) for k in stage.sends if k in env}
             )
     flat, _ = torch.utils._pytree.tree_flatten(output.args[0])
     return tuple(carried[n.name] for n in flat)

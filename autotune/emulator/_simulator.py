@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from autotune.hardware import Server, ServiceModel
-from autotune.values import MAX_REQUESTS
 
 _FIXED_POINT_ROUNDS = 4
 _FIXED_POINT_REQUESTS = 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from autotune.catalog import Instance
 from autotune.errors import DeploymentError
 from autotune.hardware._plan import Plan

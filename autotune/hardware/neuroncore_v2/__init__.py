@@ -43,6 +43,10 @@ def _names(wanted: Any, accepted: tuple[str, ...]) -> list[Knob]:
     return list(accepted) if wanted == "all" else [w for w in wanted if w in accepted]
 
 
+def _int(value: Knob | None, default: int) -> int:
+    return value if isinstance(value, int) else default
+
+
 def _cast(knobs: Mapping[str, Any]) -> tuple[str, str | None]:
     cast = str(knobs.get("auto_cast", DEFAULT_AUTO_CAST))
     kind = None if cast == "none" else str(knobs.get("auto_cast_type", DEFAULT_AUTO_CAST_TYPE))
@@ -51,7 +55,7 @@ def _cast(knobs: Mapping[str, Any]) -> tuple[str, str | None]:
 
 class NeuronCoreV2:
     name = "neuroncore-v2"
-    dimensions = (
+    dimensions: tuple[Dimension, ...] = (
         Dimension("copies", "x"),
         Dimension("workers_per_copy", "w"),
         Dimension("auto_cast", "a"),
@@ -76,8 +80,8 @@ class NeuronCoreV2:
         cast, kind = _cast(chosen)
         return Deployment.of(
             instance.name,
-            copies=int(chosen.get("copies", instance.cores)),  # type: ignore[arg-type]
-            workers_per_copy=int(chosen.get("workers_per_copy", DEFAULT_WORKERS)),  # type: ignore[arg-type]
+            copies=_int(chosen.get("copies"), instance.cores),
+            workers_per_copy=_int(chosen.get("workers_per_copy"), DEFAULT_WORKERS),
             auto_cast=cast,
             auto_cast_type=kind,
         )

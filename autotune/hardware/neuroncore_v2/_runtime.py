@@ -28,7 +28,6 @@ DEFAULT_AUTO_CAST_TYPE = "bf16"
 DEFAULT_WORKERS = 2  # torch_neuronx.DataParallel's worker threads per core
 
 
-
 def accepted(instance: Instance) -> dict[str, str]:
     """The knobs a NeuronCore-v2 instance takes, and their values, for error messages."""
     return {
@@ -37,6 +36,7 @@ def accepted(instance: Instance) -> dict[str, str]:
         "auto_cast": "/".join(AUTO_CAST),
         "auto_cast_type": "/".join(AUTO_CAST_TYPES),
     }
+
 
 _TYPE_BYTES = {"bf16": 2, "fp16": 2, "tf32": 4, "fp8_e4m3": 1}
 
@@ -95,7 +95,7 @@ def precision_of(auto_cast: str, auto_cast_type: str | None) -> Precision:
 
 def compiler_args(auto_cast: str, auto_cast_type: str | None) -> list[str]:
     args = ["--auto-cast", auto_cast]
-    return args + ["--auto-cast-type", auto_cast_type] if auto_cast_type else args
+    return [*args, "--auto-cast-type", auto_cast_type] if auto_cast_type else args
 
 
 def environment(copies: int) -> tuple[str, dict[str, str], list[dict[str, str]]]:
@@ -107,7 +107,6 @@ def environment(copies: int) -> tuple[str, dict[str, str], list[dict[str, str]]]
     visible = "0" if copies == 1 else f"0-{copies - 1}"
     shared = {"NEURON_RT_VISIBLE_CORES": visible, "NEURON_RT_NUM_CORES": str(copies)}
     per_copy = [
-        {"NEURON_RT_VISIBLE_CORES": str(core), "NEURON_RT_NUM_CORES": "1"}
-        for core in range(copies)
+        {"NEURON_RT_VISIBLE_CORES": str(core), "NEURON_RT_NUM_CORES": "1"} for core in range(copies)
     ]
     return ("single-copy" if copies == 1 else "data-parallel"), shared, per_copy
