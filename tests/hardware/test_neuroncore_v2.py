@@ -14,7 +14,7 @@ from autotune.emulator._functional import execute, max_abs_error
 from autotune.errors import DeploymentError, InputError
 from autotune.evaluation import evaluate
 from autotune.hardware import GraphSummary, Matmul, OpCost, Plan, generation_of
-from autotune.hardware.neuroncore_v2 import NEURONCORE_V2, Constants
+from autotune.hardware.neuroncore_v2 import NEURONCORE_V2, Constants, export_script
 from autotune.reference import validate_measured
 from autotune.values import Deployment, Experiment, Knob, Load, Workload
 
@@ -227,6 +227,22 @@ def test_bench_on_inf2_keeps_the_json_keys():
     flat = evaluate(experiment, CompileCache.in_memory()).flat()
     assert (flat["copies"], flat["mode"], flat["auto_cast"]) == (2, "data-parallel", "matmult")
     assert flat["throughput"] > 0 and flat["cost_per_hour_usd"] == 0.758
+
+
+def test_export_script_carries_the_settings_and_compiles():
+    experiment = Experiment(
+        Workload(batch_size=2, seq_len=32),
+        Deployment.of("trn1.2xlarge", auto_cast="all", auto_cast_type="fp8_e4m3"),
+        Load(requests=100),
+    )
+    text = export_script(evaluate(experiment, CompileCache.in_memory()).to_dict())
+    compile(text, "deploy.py", "exec")
+    namespace: dict[str, object] = {"__name__": "deploy"}
+    exec(text, namespace)  # defines, runs nothing
+    settings = namespace["SETTINGS"]
+    assert isinstance(settings, dict)
+    assert settings["compiler_args"] == ["--auto-cast", "all", "--auto-cast-type", "fp8_e4m3"]
+    assert (namespace["COPIES"], namespace["WORKERS"]) == (2, 2)
 
 
 @pytest.mark.slow

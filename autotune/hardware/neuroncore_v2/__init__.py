@@ -32,6 +32,7 @@ from autotune.hardware.neuroncore_v2._runtime import (
     precision_of,
     resolve_knobs,
 )
+from autotune.hardware.neuroncore_v2._script import script as export_script
 from autotune.values import Deployment, Knob
 
 # Host threads each copy keeps busy besides its workers: the runtime's submission and
@@ -176,4 +177,4 @@ class NeuronCoreV2:
 
 NEURONCORE_V2 = NeuronCoreV2()
 
-__all__ = ["NEURONCORE_V2", "Constants", "NeuronCoreV2"]
+__all__ = ["NEURONCORE_V2", "Constants", "NeuronCoreV2", "export_script"]
