@@ -88,6 +88,14 @@ def _memory_s(m: ServiceModel, share: dict[int, float]) -> list[list[float]]:
     return [[s.memory_bytes * share[s.core] / bandwidth for s in copy] for copy in m.copies]
 
 
+def _host_stretch(m: ServiceModel, concurrency: int) -> float:
+    """How much slower host work runs when its busy threads outnumber the host's cores."""
+    if not m.host_cores:
+        return 1.0
+    busy = min(concurrency, m.workers or concurrency) + m.runtime_threads
+    return max(1.0, busy / m.host_cores)
+
+
 def _run(
     m: ServiceModel,
     share: dict[int, float],
@@ -97,7 +105,8 @@ def _run(
     record_streams: bool = False,
 ) -> _Run:
     copies = m.copies
-    overhead, host_s, pcie = m.stage_overhead_s, m.host_s, m.transfer_s
+    overhead, pcie = m.stage_overhead_s, m.transfer_s
+    host_s = m.host_s * _host_stretch(m, concurrency)
     n_stages = len(copies[0])
     rng = np.random.default_rng(seed)
     jit = _jitter(rng, m.jitter_sigma, (requests, n_stages + 1)).tolist()

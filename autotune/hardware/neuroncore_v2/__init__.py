@@ -136,10 +136,6 @@ class NeuronCoreV2:
         acc = instance.accelerator
         copies = len(placement.copies)
         workers = int(placement.deployment.knob("workers_per_copy", DEFAULT_WORKERS))
-        # Host threads (workers and the runtime's) time-share the host's physical cores: with
-        # more threads than cores each request's host work stretches.
-        threads = copies * (workers + RUNTIME_THREADS_PER_COPY)
-        contention = max(1.0, threads / instance.host_cores)
         return ServiceModel(
             copies=tuple(
                 (Server(core, placement.chip_of(core), stage.compute_s, stage.dram_bytes, 0.0),)
@@ -148,12 +144,16 @@ class NeuronCoreV2:
             stage_names=("the NeuronCore",),
             cores=instance.cores,
             host_slots=max(1, instance.vcpus),
-            host_s=constants.host_cpu_s * contention,
+            host_s=constants.host_cpu_s,
             transfer_s=(plan.input_bytes + plan.output_bytes) / acc.host_link_bandwidth,
             stage_overhead_s=constants.exec_overhead_s,
             domain_bandwidth=acc.dram_bandwidth_per_chip * constants.hbm_efficiency,
             jitter_sigma=constants.jitter_sigma,
             workers=copies * workers,
+            # Busy workers and the runtime's threads time-share the host's physical cores (the
+            # data that sets inf2 and trn1 apart: trn1.2xlarge has twice the cores).
+            host_cores=instance.host_cores,
+            runtime_threads=copies * RUNTIME_THREADS_PER_COPY,
         )
 
     def settings(self, placement: Placement) -> dict[str, Any]:
