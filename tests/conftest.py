@@ -16,8 +16,10 @@ import pytest
 from hypothesis import settings
 
 from autotune.catalog import get_instance
-from autotune.emulator import CompileCache, Plan, compile_model
+from autotune.emulator import CompileCache, compile_model
+from autotune.hardware import Plan
 from autotune.models import resolve_model
+from autotune.values import Deployment, Workload
 
 # Each example may compile or simulate: few examples, no deadline, and no example database
 # written into the repository.

@@ -34,6 +34,9 @@ class Accelerator:
     systolic_rows: int
     systolic_cols: int
     compute_dtype_bytes: int
+    # Published only for some generations (0: not published, or not used by the generation).
+    tensor_fp32_flops_per_core: float = 0.0  # matmuls kept in FP32 on the TensorEngine
+    sram_bytes_per_core: int = 0  # software-managed on-chip memory (SBUF + PSUM)
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,15 @@ class Instance:
     vcpus: int
     host_memory_gib: int
     source: str
+    cpu_cores: int = 0  # physical host cores the vCPUs are threads of (0: one per vCPU)
 
     @property
     def cores(self) -> int:
         return self.chips * self.accelerator.cores_per_chip
+
+    @property
+    def host_cores(self) -> int:
+        return self.cpu_cores or self.vcpus
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,8 @@ def _accelerator(name: str, raw: dict[str, Any]) -> Accelerator:
         systolic_rows=int(raw.get("systolic_rows", 1)),
         systolic_cols=int(raw.get("systolic_cols", 1)),
         compute_dtype_bytes=int(raw["compute_dtype_bytes"]),
+        tensor_fp32_flops_per_core=float(raw.get("tensor_fp32_flops_per_core", 0.0)),
+        sram_bytes_per_core=int(raw.get("sram_bytes_per_core", 0)),
     )
 
 
@@ -108,6 +118,7 @@ def load_instances() -> dict[str, Instance]:
             vcpus=int(spec["vcpus"]),
             host_memory_gib=int(spec["host_memory_gib"]),
             source=str(spec["source"]),
+            cpu_cores=int(spec.get("cpu_cores", 0)),
         )
         for name, spec in raw.items()
     }

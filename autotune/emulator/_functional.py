@@ -1,16 +1,19 @@
 """Functional path: really execute a plan's stages on CPU, one NeuronCore after another.
 
 Each stage runs only its own slice of the graph and sees only what the previous stage handed
-over, exactly what would cross the boundary on the device. Precision follows neuron-cc's default
-auto-cast: matrix-multiply operands (weights and activations) are rounded to BF16 while partial
-sums stay FP32, and activations cross stage boundaries in BF16; model inputs and outputs are FP32.
-TensorEngine operators see BF16-rounded operands, accumulate in FP32 and round their result to
-BF16 as it leaves the array; Vector and Scalar engine work runs in FP32.
+over, exactly what would cross the boundary on the device. Precision follows the plan's: under
+neuron-cc's default (and torch-neuronx ``--auto-cast matmult``) matrix-multiply operands
+(weights and activations) are rounded to the cast type (BF16, FP16, TF32 or FP8 E4M3,
+saturating), products are summed in FP32, which is what the array computes (and CPUs do FP32
+matmuls fast), and the result is rounded as it leaves the array; activations cross stage
+boundaries in the cast type; model inputs and outputs are FP32. Vector and Scalar engine work
+runs in FP32, except under ``--auto-cast all`` (precision ``<type>+all``), where every operator's
+floating operands are rounded too. Precision ``fp32`` (``--auto-cast none``) is exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,11 +46,50 @@ class StageProgram:
     sends: tuple[str, ...]
 
 
-def _round(value: Any, dtype: Any) -> Any:
+@dataclass(frozen=True)
+class Emulation:
+    """How a precision is emulated: what operands become, and which operators it touches."""
+
+    cast: Callable[[Any], Any] | None  # a floating tensor in the reduced precision; None: exact
+    all_ops: bool = False  # --auto-cast all: every operator, not only the TensorEngine's
+
+
+def _tf32(t: torch.Tensor) -> torch.Tensor:
+    """FP32 rounded to TF32's 10 mantissa bits (round to nearest even), kept in FP32."""
     import torch
 
-    if isinstance(value, torch.Tensor) and value.is_floating_point() and dtype is not None:
-        return value.to(dtype).to(value.dtype)
+    bits = t.float().contiguous().view(torch.int32)
+    bits = (bits + 0xFFF + ((bits >> 13) & 1)) & ~0x1FFF
+    return bits.view(torch.float32)
+
+
+def _fp8(t: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    return t.float().to(torch.float8_e4m3fn).to(torch.float32)  # saturates at +-448
+
+
+def emulation(precision: str) -> Emulation:
+    """The emulation of a plan's precision (``bf16``, ``fp16``, ``tf32``, ``fp8_e4m3``, each
+    optionally ``+all``; ``fp16-amp`` for GPUs; ``fp32`` exact)."""
+    import torch
+
+    kind, _, scope = precision.partition("+")
+    casts: dict[str, Callable[[Any], Any]] = {
+        "bf16": lambda t: t.to(torch.bfloat16),
+        "fp16": lambda t: t.to(torch.float16),
+        "fp16-amp": lambda t: t.to(torch.float16),
+        "tf32": _tf32,
+        "fp8_e4m3": _fp8,
+    }
+    return Emulation(casts.get(kind), all_ops=scope == "all")
+
+
+def _round(value: Any, em: Emulation) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor) and value.is_floating_point() and em.cast is not None:
+        return em.cast(value).to(value.dtype)
     return value
 
 
@@ -91,7 +133,7 @@ def split_stages(graph_module: Any, plan: Plan) -> list[StageProgram]:
 
 
 def _run_stage(
-    graph_module: Any, stage: StageProgram, received: dict[str, Any], dtype: Any
+    graph_module: Any, stage: StageProgram, received: dict[str, Any], em: Emulation
 ) -> dict[str, Any]:
     import torch
     from torch.fx import Interpreter
@@ -114,12 +156,10 @@ def _run_stage(
         args = map_arg(node.args, value)
         kwargs = map_arg(node.kwargs, value)
         engine = node.op == "call_function" and any(op in str(node.target) for op in _TENSOR_ENGINE)
-        if engine and dtype is not None:
-            # Operands rounded to the reduced precision, products summed in FP32 (CPUs do FP32
-            # matmuls fast, and that is what the array does), the result rounded as it leaves.
-            low = torch.utils._pytree.tree_map(lambda v: _round(v, dtype), args)
+        if (engine or em.all_ops) and em.cast is not None:
+            low = torch.utils._pytree.tree_map(lambda v: _round(v, em), args)
             result = getattr(interpreter, node.op)(node.target, low, kwargs)
-            env[node.name] = torch.utils._pytree.tree_map(lambda v: _round(v, dtype), result)
+            env[node.name] = torch.utils._pytree.tree_map(lambda v: _round(v, em), result)
         else:
             env[node.name] = getattr(interpreter, node.op)(node.target, args, kwargs)
         for name in [a.name for a in node.all_input_nodes] + [node.name]:
@@ -138,22 +178,18 @@ def execute(
     """Outputs of the model computed stage by stage as the plan partitions it."""
     import torch
 
-    dtype = (
-        torch.bfloat16
-        if emulate_precision and plan.precision == "bf16"
-        else (torch.float16 if emulate_precision and plan.precision == "fp16-amp" else None)
-    )
+    em = emulation(plan.precision) if emulate_precision else Emulation(None)
     module = program.module()
     placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
     carried: dict[str, Any] = {n.name: inputs[n.name] for n in placeholders}
     output = next(n for n in module.graph.nodes if n.op == "output")
     with torch.no_grad():
         for stage in split_stages(module, plan):
-            env = _run_stage(module, stage, {k: carried[k] for k in stage.receives}, dtype)
+            env = _run_stage(module, stage, {k: carried[k] for k in stage.receives}, em)
             last = stage.index == len(plan.stages) - 1
-            # Activations leave a NeuronCore in BF16; the final outputs return to the host FP32.
+            # Activations leave a NeuronCore in the cast type; the final outputs return FP32.
             carried.update(
-                {k: env[k] if last else _round(env[k], dtype) for k in stage.sends if k in env}
+                {k: env[k] if last else _round(env[k], em) for k in stage.sends if k in env}
             )
     flat, _ = torch.utils._pytree.tree_flatten(output.args[0])
     return tuple(carried[n.name] for n in flat)

@@ -88,6 +88,14 @@ def _memory_s(m: ServiceModel, share: dict[int, float]) -> list[list[float]]:
     return [[s.memory_bytes * share[s.core] / bandwidth for s in copy] for copy in m.copies]
 
 
+def _host_stretch(m: ServiceModel, concurrency: int) -> float:
+    """How much slower host work runs when its busy threads outnumber the host's cores."""
+    if not m.host_cores:
+        return 1.0
+    busy = min(concurrency, m.workers or concurrency) + m.runtime_threads
+    return max(1.0, busy / m.host_cores)
+
+
 def _run(
     m: ServiceModel,
     share: dict[int, float],
@@ -97,7 +105,8 @@ def _run(
     record_streams: bool = False,
 ) -> _Run:
     copies = m.copies
-    overhead, host_s, pcie = m.stage_overhead_s, m.host_s, m.transfer_s
+    overhead, pcie = m.stage_overhead_s, m.transfer_s
+    host_s = m.host_s * _host_stretch(m, concurrency)
     n_stages = len(copies[0])
     rng = np.random.default_rng(seed)
     jit = _jitter(rng, m.jitter_sigma, (requests, n_stages + 1)).tolist()
@@ -113,6 +122,8 @@ def _run(
     busy = {c: 0.0 for cores in cores_of for c in cores}
     streams: dict[int, list[tuple[float, float]]] = {c: [] for c in busy}
     hosts = [0.0] * m.host_slots
+    # A worker thread holds a request from its host work to its completion.
+    workers = [0.0] * (m.workers or concurrency)
     host_busy = 0.0
     clients = [(0.0, i) for i in range(concurrency)]
     latencies = np.empty(requests)
@@ -121,7 +132,7 @@ def _run(
     for r in range(requests):
         t, client = heapq.heappop(clients)
         j = jit[r]
-        start = max(t, heapq.heappop(hosts))
+        start = max(t, heapq.heappop(workers), heapq.heappop(hosts))
         h = host_s * j[n_stages]
         heapq.heappush(hosts, start + h)
         host_busy += h
@@ -136,6 +147,7 @@ def _run(
             busy[cores[k]] += s
             if record_streams:
                 streams[cores[k]].append((begin, begin + memory_s[c][k] * j[k]))
+        heapq.heappush(workers, arrival)
         latencies[r] = arrival - t
         issued[r] = t
         completed[r] = arrival

@@ -1,9 +1,9 @@
 """Hardware generations: the seam between autotune and each kind of accelerator.
 
-``Generation`` (``_generation.py``) is the protocol; ``neuroncore_v1`` (inf1) and ``gpu`` are its
-implementations, chosen through the catalog (each accelerator in ``hardware.yaml`` names its
-generation). Plans, placements and service models are the values they exchange with the
-emulator. Pure Python: nothing here imports torch.
+``Generation`` (``_generation.py``) is the protocol; ``neuroncore_v1`` (inf1), ``neuroncore_v2``
+(inf2, trn1) and ``gpu`` are its implementations, chosen through the catalog (each accelerator
+in ``hardware.yaml`` names its generation). Plans, placements and service models are the values
+they exchange with the emulator. Pure Python: nothing here imports torch.
 """
 
 from autotune.hardware._calibration import emulator_version

@@ -94,8 +94,9 @@ class Generation(Protocol):
 def _registry() -> dict[str, Generation]:
     from autotune.hardware.gpu import GPU
     from autotune.hardware.neuroncore_v1 import NEURONCORE_V1
+    from autotune.hardware.neuroncore_v2 import NEURONCORE_V2
 
-    return {g.name: g for g in (NEURONCORE_V1, GPU)}
+    return {g.name: g for g in (NEURONCORE_V1, NEURONCORE_V2, GPU)}
 
 
 GENERATIONS: dict[str, Generation] = _registry()

@@ -71,6 +71,13 @@ class ServiceModel:
     stage_overhead_s: float
     domain_bandwidth: float  # usable bytes per second of each memory domain
     jitter_sigma: float  # log-normal spread of every service time
+    # Threads that carry a request from the host to the device and back (worker threads of
+    # the copies): a client waits for a free one. 0: one per client, as many as there are.
+    workers: int = 0
+    # Physical host cores that the busy worker threads and ``runtime_threads`` time-share: with
+    # more such threads than cores, host work stretches in proportion. 0: never contended.
+    host_cores: int = 0
+    runtime_threads: int = 0
 
     @property
     def shares_memory(self) -> bool:
