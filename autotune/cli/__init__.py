@@ -43,7 +43,7 @@ def _quiet_libraries() -> None:
     A failed deployment is a trial outcome stored with its reason: Optuna's own log line (with a
     traceback) would only repeat it. Optuna's heartbeat helpers and TPE's ``consider_endpoints``
     are flagged experimental or deprecated: autotune uses them on purpose (see
-    ``autotune.study._search`` and ``OPTUNA_PRIVATE.md``).
+    ``autotune.study._optuna``).
     """
     import warnings
 

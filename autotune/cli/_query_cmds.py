@@ -23,74 +23,55 @@ from autotune.cli._results import (
 from autotune.errors import InputError
 
 
+def _summary(url: str, name: str) -> dict[str, Any]:
+    """One line of ``autotune studies``: objective, counts and the recommendation."""
+    from autotune.study.read import open_existing
+    from storage import SchemaRevisionError
+
+    try:
+        opened = open_existing(url, name)
+    except SchemaRevisionError:
+        raise
+    except InputError:  # a study of another Optuna tool sharing the database
+        objective = "(not an autotune study)"
+        return {"study_name": name, "objective": objective, "n_trials": None, "best": None}
+    result = opened.outcome()
+    top = result.best[0] if result.best else None
+    return {
+        "study_name": name,
+        "objective": result.goals.objective,
+        "max_p95_ms": result.goals.max_p95_ms,
+        "min_throughput": result.goals.min_throughput,
+        "target_qps": result.goals.target_qps,
+        "n_trials": result.n_trials,
+        "n_failed": result.n_failed,
+        "best": record_row(top) if top else None,
+    }
+
+
 @app.command()
 def studies(storage: Storage = None, as_json: AsJson = False) -> None:
     """List the studies in a storage with their objective, trial counts and best result."""
-    from autotune.study.read import open_existing, study_names
-    from storage import SchemaRevisionError
+    from autotune.study.read import study_names
 
     url = url_of(storage)
-    rows: list[dict[str, Any]] = []
-    for name in study_names(url):
-        try:
-            opened = open_existing(url, name)
-        except SchemaRevisionError:
-            raise
-        except InputError:  # a study of another Optuna tool sharing the database
-            rows.append(
-                {
-                    "study_name": name,
-                    "objective": "(not an autotune study)",
-                    "n_trials": None,
-                    "n_failed": None,
-                    "best": None,
-                }
-            )
-            continue
-        result = opened.outcome()
-        top = result.best[0] if result.best else None
-        rows.append(
-            {
-                "study_name": name,
-                "objective": result.goals.objective,
-                "max_p95_ms": result.goals.max_p95_ms,
-                "min_throughput": result.goals.min_throughput,
-                "target_qps": result.goals.target_qps,
-                "n_trials": result.n_trials,
-                "n_failed": result.n_failed,
-                "best": record_row(top) if top else None,
-            }
-        )
+    rows = [_summary(url, name) for name in study_names(url)]
     if as_json:
         emit({"storage": url, "studies": rows})
         return
     if not rows:
         typer.echo(f"no studies in {url}")
         return
-    typer.echo(
-        table(
-            ["study", "objective", "trials", "failed", "best trial", "instance", "p95 ms", "$/1M"],
-            [
-                [
-                    r["study_name"],
-                    r["objective"],
-                    r["n_trials"],
-                    r["n_failed"],
-                    *(
-                        (
-                            r["best"]["trial_number"],
-                            r["best"]["instance_type"],
-                            f"{r['best']['latency_ms']['p95']:.2f}",
-                            f"{r['best']['cost_per_1m_usd']:.4f}",
-                        )
-                        if r["best"]
-                        else ("-", "-", "-", "-")
-                    ),
-                ]
-                for r in rows
-            ],
-        )
-    )
+    headers = ["study", "objective", "trials", "failed", "best trial", "instance", "p95 ms", "$/1M"]
+    body = []
+    for r in rows:
+        best = r["best"]
+        shown = ("-", "-", "-", "-")
+        if best:
+            p95, cost = best["latency_ms"]["p95"], best["cost_per_1m_usd"]
+            shown = (best["trial_number"], best["instance_type"], f"{p95:.2f}", f"{cost:.4f}")
+        body.append([r["study_name"], r["objective"], r["n_trials"], r.get("n_failed"), *shown])
+    typer.echo(table(headers, body))
 
 
 _SORTS = {

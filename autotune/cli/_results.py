@@ -15,7 +15,7 @@ Storage = Annotated[
     str | None,
     typer.Option(
         help="Database URL (default: $AUTOTUNE_STORAGE, else sqlite:///autotune.db in the "
-        "working directory]"
+        "working directory)"
     ),
 ]
 StudyName = Annotated[str, typer.Option(help="Name of the study")]

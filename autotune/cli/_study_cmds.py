@@ -70,6 +70,7 @@ def study(
     as_json: AsJson = False,
 ) -> None:
     """Search deployments with Optuna on the emulator and recommend one (or a Pareto set)."""
+    # Long: Typer reads one option per parameter off this signature; the body is short.
     from autotune.study import Goals, StudySettings, load_space, with_overrides
     from autotune.study.write import check_space, run_study
 

@@ -21,8 +21,10 @@ from autotune.hardware import emulator_version
 from autotune.models import ModelSource, resolve_model
 from autotune.study._candidates import Candidate, candidates, check_space
 from autotune.study._objectives import best, fleet_size, values, violations
+from autotune.study._optuna import trial_id
+from autotune.study._params import suggest, warm_start
 from autotune.study._queries import StudyOutcome, finished, outcome
-from autotune.study._search import SAMPLERS, make_sampler, suggest, warm_start
+from autotune.study._search import SAMPLERS, make_sampler
 from autotune.study._settings import OBJECTIVES, PICKS, StudySettings
 from autotune.study._space import SearchSpace
 from autotune.study._storage import HEARTBEAT_S, identity, load_goals, rdb_storage, save_goals
@@ -103,8 +105,7 @@ class Objective:
         if isinstance(previous, str):
             trial.set_user_attr("error", previous)
             raise DeploymentError(previous)
-        # trial._trial_id: Optuna's trial id, the key of the stored record (see OPTUNA_PRIVATE).
-        record = TrialRecord(s.study_name, trial._trial_id, trial.number, previous)
+        record = TrialRecord(s.study_name, trial_id(trial), trial.number, previous)
         for name, value in violations(record, s.goals).items():
             trial.set_constraint(name, value)
         trial.set_user_attr("throughput", record.result.throughput)

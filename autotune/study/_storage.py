@@ -17,9 +17,9 @@ from typing import Any
 
 import optuna
 import sqlalchemy as sa
-from optuna.storages._rdb import models
 
 from autotune.errors import InputError
+from autotune.study._optuna import RDB_MODELS, enqueued_params, trial_id
 from autotune.study._settings import Goals, StudySettings
 from autotune.study._space import SearchSpace, parse_space
 from storage import ResultStore, input_error, serialize_sqlite
@@ -37,8 +37,8 @@ class _HeartbeatStorage(optuna.storages.RDBStorage):
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         stale = super()._get_stale_trial_ids(study_id)
-        trials = models.TrialModel.__table__
-        beats = models.TrialHeartbeatModel.__table__
+        trials = RDB_MODELS.TrialModel.__table__
+        beats = RDB_MODELS.TrialHeartbeatModel.__table__
         # Optuna stamps datetime_start with the local clock of the process that started it.
         grace = self.grace_period or 2 * (self.heartbeat_interval or 0)
         started_before = datetime.now() - timedelta(seconds=grace)
@@ -69,12 +69,12 @@ class _Reclaim:
         # The process may have died after storing the record and before completing the trial.
         store = ResultStore(self.url)
         try:
-            store.delete_trial(trial._trial_id)
+            store.delete_trial(trial_id(trial))
         finally:
             store.close()
         if trial.params:
             self.retry(study, trial)
-        elif fixed := trial.system_attrs.get("fixed_params"):  # died before its first suggest
+        elif fixed := enqueued_params(trial):  # died before its first suggest
             study.enqueue_trial(fixed)
 
 
