@@ -27,12 +27,18 @@ from pathlib import Path
 
 import optuna
 
-from autotune.bench import run_bench
 from autotune.emulator import CompileCache
 from autotune.errors import DeploymentError
-from autotune.study._runner import bench_config
-from autotune.study._search import make_sampler, suggest, warm_start
-from autotune.study._space import Candidate, SearchSpace, candidates, load_space
+from autotune.evaluation import evaluate
+from autotune.study import SearchSpace, load_space
+from autotune.study.write import (
+    Candidate,
+    candidates,
+    experiment,
+    make_sampler,
+    suggest,
+    warm_start,
+)
 
 
 def exhaustive(space: SearchSpace) -> dict[str, tuple[float, float, float]]:
@@ -41,10 +47,10 @@ def exhaustive(space: SearchSpace) -> dict[str, tuple[float, float, float]]:
     table = {}
     for c in candidates(space):
         try:
-            r = run_bench(bench_config(c, space), cache)
+            ev = evaluate(experiment(c, space), cache)
         except DeploymentError:
             continue
-        table[c.key] = (r.result.latency_s.p95 * 1e3, r.result.throughput, r.cost_per_1m_usd)
+        table[c.key] = (ev.result.latency.p95_ms, ev.result.throughput, ev.cost.per_1m_usd)
     return table
 
 

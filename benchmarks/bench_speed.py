@@ -19,15 +19,10 @@ import time
 from pathlib import Path
 
 from autotune.catalog import get_instance
-from autotune.emulator import (
-    CompileCache,
-    compile_model,
-    default_group_sizes,
-    deploy,
-    load_calibration,
-    simulate,
-)
-from autotune.models import build_model, resolve_model
+from autotune.emulator import CompileCache, compile_model, place, run_load
+from autotune.models import resolve_model
+from autotune.models.build import build_model
+from autotune.values import Deployment, Workload
 
 BATCHES = (1, 4, 8, 16)
 PIPELINES = (1, 4, 16)
@@ -35,41 +30,23 @@ PIPELINES = (1, 4, 16)
 
 def main() -> None:
     source = resolve_model("bert-base-uncased")
-    accelerator = get_instance("inf1.6xlarge").accelerator
+    instance = get_instance("inf1.6xlarge")
     build_model(source, meta=True)  # import transformers' model code once, outside the timing
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cache = CompileCache(Path(tmp))
         for batch in BATCHES:
             for cores in PIPELINES:
-                cold = compile_model(
-                    source,
-                    batch=batch,
-                    seq_len=128,
-                    pipeline_cores=cores,
-                    accelerator=accelerator,
-                    cache=cache,
-                )
+                workload = Workload(batch_size=batch)
+                deployment = Deployment.of(instance.name, pipeline_cores=cores)
+                cold = compile_model(source, workload, instance, deployment, cache)
                 warm = min(
-                    compile_model(
-                        source,
-                        batch=batch,
-                        seq_len=128,
-                        pipeline_cores=cores,
-                        accelerator=accelerator,
-                        cache=cache,
-                    ).seconds
+                    compile_model(source, workload, instance, deployment, cache).seconds
                     for _ in range(5)
                 )
-                instance = get_instance("inf1.6xlarge")
-                deployment = deploy(cold.plan, instance, default_group_sizes(instance, cores))
+                placement = place(cold.plan, instance, deployment)
                 started = time.perf_counter()
-                simulate(
-                    deployment,
-                    load_calibration(),
-                    concurrency=2 * len(deployment.copies) * cores,
-                    requests=2000,
-                )
+                run_load(placement, concurrency=2 * len(placement.copies) * cores, requests=2000)
                 sim = time.perf_counter() - started
                 rows.append((batch, cores, cold.seconds, warm, sim))
         env = dict(os.environ, AUTOTUNE_CACHE_DIR=tmp + "/cli")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
-import itertools
 import os
 import pstats
 import random
@@ -32,7 +31,10 @@ import optuna
 from sqlalchemy import insert
 
 from autotune.catalog import get_instance, instance_names, price_per_hour
-from storage import ResultStore, TrialRecord
+from autotune.study import parse_space
+from autotune.study.write import candidates
+from autotune.values import Cost, Latency, TrialRecord
+from storage import ResultStore
 from storage._models import TrialResultRow, row_values
 
 GOAL_S = 3.0
@@ -72,16 +74,20 @@ def real_study(url: str, cache: Path) -> None:
     )
 
 
-def _configs(real: list[TrialRecord]) -> list[tuple[str, int, int, tuple[int, ...]]]:
-    """Distinct (instance, batch, pipeline cores, group sizes), none a real trial's, shuffled."""
-    taken = {(r.instance_type, r.batch_size, r.pipeline_cores, r.group_sizes) for r in real}
+def _configs(real: list[TrialRecord]) -> list[tuple[int, object]]:
+    """Distinct (batch, deployment) of every instance, none a real trial's, in a stable order."""
+    taken = {(r.workload.batch_size, r.deployment) for r in real}
+    space = parse_space(
+        {
+            "instances": instance_names(),
+            "batch_sizes": list(range(1, 65)),
+            "pipeline_cores": [1, 2, 4, 8],
+            "copies": "all",
+        }
+    )
     out = []
-    for instance, batch, pipeline, copies in itertools.product(
-        instance_names(), range(1, 65), (1, 2, 4, 8), range(1, 17)
-    ):
-        if get_instance(instance).is_gpu:
-            pipeline, copies = 1, 1 + (copies - 1) % 16  # one core: copies stand for variety
-        config = (instance, batch, pipeline, (pipeline,) * copies)
+    for c in candidates(space):
+        config = (c.batch_size, c.deployment())
         if config not in taken:
             taken.add(config)
             out.append(config)
@@ -103,12 +109,14 @@ def add_synthetic(url: str, n_trials: int, seed: int = 0) -> None:
         raise SystemExit(f"at most {len(configs) + len(real)} distinct trials")
     records = []
     trials = []
-    for instance, batch, pipeline, groups in configs[:n_new]:
-        throughput = base.throughput * batch * len(groups) * rng.uniform(0.2, 1.5)
-        p95 = base.latency_p95_ms * batch * pipeline * rng.uniform(0.3, 2.0)
+    for batch, deployment in configs[:n_new]:
+        instance = deployment.instance_type
+        copies = len(deployment.knob("group_sizes", (1,)))
+        throughput = base.result.throughput * batch * copies * rng.uniform(0.2, 1.5)
+        p95 = base.latency.p95_ms * batch * rng.uniform(0.3, 2.0)
         per_hour = price_per_hour(instance)
         cost = per_hour / (throughput * 3600) * 1e6
-        candidate = f"{instance}/b{batch}/p{pipeline}/x{len(groups)}"
+        candidate = f"{deployment.to_dict()}/b{batch}"
         params = {
             name: rng.random() if isinstance(d, optuna.distributions.FloatDistribution) else value
             for (name, value), d in zip(
@@ -129,35 +137,31 @@ def add_synthetic(url: str, n_trials: int, seed: int = 0) -> None:
                 },
             )
         )
-        records.append((instance, batch, pipeline, groups, throughput, p95, per_hour, cost))
+        records.append((batch, deployment, throughput, p95, per_hour, cost))
     started = time.perf_counter()
     study.add_trials(trials)
     print(f"added {len(trials)} Optuna trials in {time.perf_counter() - started:.1f} s")
     by_number = {t.number: t._trial_id for t in study.get_trials(deepcopy=False)}
     rows = []
-    for number, (instance, batch, pipeline, groups, tput, p95, per_hour, cost) in enumerate(
+    for number, (batch, deployment, tput, p95, per_hour, cost) in enumerate(
         records, start=len(real)
     ):
-        record = dataclasses.replace(
-            base,
-            optuna_trial_id=by_number[number],
-            trial_number=number,
-            instance_type=instance,
-            batch_size=batch,
-            pipeline_cores=pipeline,
-            group_sizes=groups,
-            concurrency=len(groups),
+        ev = base.evaluation
+        cores = get_instance(deployment.instance_type).cores
+        result = dataclasses.replace(
+            ev.result,
             throughput=tput,
-            latency_p50_ms=p95 * 0.97,
-            latency_p95_ms=p95,
-            latency_p99_ms=p95 * 1.01,
-            latency_mean_ms=p95 * 0.975,
-            cost_per_hour_usd=per_hour,
-            cost_per_1m_usd=cost,
-            core_utilization=(0.9,) * min(sum(groups), get_instance(instance).cores),
-            seed=number,
+            latency=Latency(p95 * 0.97, p95, p95 * 1.01, p95 * 0.975),
+            core_utilization=(0.9,) * cores,
         )
-        rows.append(row_values(record))
+        evaluation = dataclasses.replace(
+            ev,
+            workload=dataclasses.replace(ev.workload, batch_size=batch),
+            deployment=deployment,
+            result=result,
+            cost=Cost(ev.cost.price_set, per_hour, cost),
+        )
+        rows.append(row_values(TrialRecord(STUDY, by_number[number], number, evaluation)))
     with store.session_scope() as session:  # one transaction: ResultStore.add is one each
         session.execute(insert(TrialResultRow), rows)
     store.close()
@@ -186,7 +190,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile one render")
     args = parser.parse_args()
 
-    from autotune.study._queries import open_existing
+    from autotune.study.read import open_existing
     from ui import analysis
     from ui.data import load_study
 

@@ -18,13 +18,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from autotune.emulator._calibration import Calibration
+from autotune.validation import PUBLISHED_MODEL, PUBLISHED_SEQ_LEN, published_rows
 from scipy.optimize import least_squares
 
 from autotune.catalog import get_instance
 from autotune.emulator import capture, compile_plan, deploy, load_calibration, simulate
-from autotune.emulator._calibration import Calibration
 from autotune.models import build_model, example_inputs, resolve_model
-from autotune.validation import PUBLISHED_MODEL, PUBLISHED_SEQ_LEN, published_rows
 
 NEURON = [
     "sram_bytes_per_core",

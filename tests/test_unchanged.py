@@ -1,0 +1,43 @@
+"""Behaviour pinned across refactors: figures recorded with the code before a change must come
+out of the code after it.
+
+``data/unchanged_validate.json`` is ``autotune validate --json`` and ``data/unchanged_study.json``
+a seeded 25-trial Pareto study (its trials' parameters and values, and the recommendation), both
+recorded with autotune at 830dbdf, before the hardware-generation seam. A change that moves
+these figures on purpose (a new timing mechanism) records them again in the same commit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+
+from autotune.reference import validate_rows
+from tests.study.helpers import MINILM, run_cli
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_validate_prints_the_same_figures() -> None:
+    expected = json.loads((DATA / "unchanged_validate.json").read_text())
+    got = [v.to_dict() for v in validate_rows()]
+    assert [{k: row[k] for k in expected[0]} for row in got] == expected
+
+
+@pytest.mark.slow
+def test_a_seeded_study_returns_the_same_trials_and_recommendation(tmp_path: Path) -> None:
+    expected = json.loads((DATA / "unchanged_study.json").read_text())
+    url = f"sqlite:///{tmp_path / 'pin.db'}"
+    args = ["--model", MINILM, "--seq-len", "32", "--batch-sizes", "1,2,4"]
+    args += ["--instances", "inf1.xlarge,inf1.6xlarge,g4dn.xlarge", "--objective", "pareto"]
+    run = run_cli(
+        tmp_path, "study", *args, "--trials", "25", "--seed", "7", "--storage", url, "--json"
+    )
+    assert run.code == 0, run.err
+    assert [r["trial_number"] for r in run.json()["best"]] == expected["best"]
+    study = optuna.load_study(study_name=expected["study_name"], storage=url)
+    trials = [[t.number, t.state.name, t.params, t.values] for t in study.trials]
+    assert trials == expected["trials"]
