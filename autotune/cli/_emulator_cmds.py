@@ -9,7 +9,16 @@ import typer
 from autotune.catalog import DEFAULT_PRICE_SET, load_instances, load_price_sets
 from autotune.cli._app import AsJson, Batch, Instance, Model, SeqLen, Task, app, emit
 from autotune.cli._format import table
-from autotune.cli._knobs import Concurrency, GroupSizes, PipelineCores, deployment_of
+from autotune.cli._knobs import (
+    AutoCast,
+    AutoCastType,
+    Concurrency,
+    Copies,
+    GroupSizes,
+    PipelineCores,
+    WorkersPerCopy,
+    deployment_of,
+)
 from autotune.values import DEFAULT_MODEL, DEFAULT_TASK
 
 
@@ -62,6 +71,8 @@ def compile_(
     seq_len: SeqLen = 128,
     batch_size: Batch = 1,
     pipeline_cores: PipelineCores = None,
+    auto_cast: AutoCast = None,
+    auto_cast_type: AutoCastType = None,
     instance: Instance = "inf1.xlarge",
     verify: Annotated[
         bool, typer.Option(help="Run the compiled stages on CPU and compare with the eager model")
@@ -71,7 +82,9 @@ def compile_(
     """Compile a model for an instance and print its stage table."""
     from autotune.cli._compile import compile_report
 
-    deployment = deployment_of(instance, pipeline_cores=pipeline_cores)
+    deployment = deployment_of(
+        instance, pipeline_cores=pipeline_cores, auto_cast=auto_cast, auto_cast_type=auto_cast_type
+    )
     report = compile_report(model, task, seq_len, batch_size, deployment, verify)
     if as_json:
         emit(report.to_dict())
@@ -85,6 +98,10 @@ def bench(
     batch_size: Batch = 1,
     pipeline_cores: PipelineCores = None,
     group_sizes: GroupSizes = None,
+    copies: Copies = None,
+    workers_per_copy: WorkersPerCopy = None,
+    auto_cast: AutoCast = None,
+    auto_cast_type: AutoCastType = None,
     model: Model = DEFAULT_MODEL,
     task: Task = DEFAULT_TASK,
     seq_len: SeqLen = 128,
@@ -95,25 +112,34 @@ def bench(
     as_json: AsJson = False,
 ) -> None:
     """Compile, deploy and load-test one configuration on the emulator."""
+    # Long: Typer reads one option per parameter off this signature; the body is short.
     from autotune.emulator import CompileCache
     from autotune.evaluation import evaluate
     from autotune.values import Experiment, Load, Workload
 
     experiment = Experiment(
         Workload(model, task, seq_len, batch_size),
-        deployment_of(instance, pipeline_cores=pipeline_cores, group_sizes=group_sizes),
+        deployment_of(
+            instance,
+            pipeline_cores=pipeline_cores,
+            group_sizes=group_sizes,
+            copies=copies,
+            workers_per_copy=workers_per_copy,
+            auto_cast=auto_cast,
+            auto_cast_type=auto_cast_type,
+        ),
         Load(concurrency=concurrency, requests=requests, seed=seed),
         price_set,
     )
-    out = evaluate(experiment, CompileCache()).flat()
+    evaluation = evaluate(experiment, CompileCache())
+    out = evaluation.flat()
     if as_json:
         emit(out)
         return
     from autotune.study.read import knobs_text, plural
-    from autotune.values import Deployment
 
     lat = out["latency_ms"]
-    deployment = Deployment.from_dict(out)
+    deployment = evaluation.deployment
     typer.echo(
         f"{out['instance_type']}  {out['model']} ({out['task']}, seq {out['seq_len']})\n"
         f"batch {out['batch_size']}, {knobs_text(deployment)} "

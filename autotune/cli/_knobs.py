@@ -24,6 +24,24 @@ GroupSizes = Annotated[
         "groups of the pipeline size as fit)"
     ),
 ]
+Copies = Annotated[
+    int | None,
+    typer.Option(help="Model copies, one per NeuronCore, inf2/trn1 (default: one per core)"),
+]
+WorkersPerCopy = Annotated[
+    int | None,
+    typer.Option(help="Worker threads feeding each copy, inf2/trn1 (default: 2)"),
+]
+AutoCast = Annotated[
+    str | None,
+    typer.Option(
+        help="--auto-cast of torch-neuronx: none, matmult or all, inf2/trn1 (default: matmult)"
+    ),
+]
+AutoCastType = Annotated[
+    str | None,
+    typer.Option(help="--auto-cast-type: bf16, fp16, tf32 or fp8_e4m3, inf2/trn1 (default: bf16)"),
+]
 Concurrency = Annotated[
     int | None,
     typer.Option(help="Closed-loop clients (default: one per stage of every model copy)"),

@@ -25,7 +25,7 @@ def _ints(text: str | None, flag: str) -> tuple[int, ...] | None:
 
 def _default_name(space: Any, goals: Any) -> str:
     digest = hashlib.sha256(
-        json.dumps([space.model_dump(mode="json"), goals.__dict__], sort_keys=True).encode()
+        json.dumps([space.stable_dump(), goals.__dict__], sort_keys=True).encode()
     ).hexdigest()
     return f"{goals.objective}-{Path(space.model).name}-{digest[:6]}"
 

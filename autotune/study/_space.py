@@ -37,6 +37,10 @@ class Constraints(BaseModel):
         return v
 
 
+# Keys added to the document after autotune 0.1 (see ``SearchSpace.stable_dump``).
+_LATER_KEYS = ("workers_per_copy", "auto_cast", "auto_cast_type")
+
+
 class SearchSpace(BaseModel):
     """What a study may try. Lists are candidates; per-instance validity is applied later."""
 
@@ -46,8 +50,14 @@ class SearchSpace(BaseModel):
     seq_len: int = Field(128, ge=1)
     instances: tuple[str, ...] = Field(min_length=1)
     batch_sizes: tuple[int, ...] = Field(min_length=1)
-    pipeline_cores: Literal["all"] | tuple[int, ...] = "all"
+    pipeline_cores: Literal["all"] | tuple[int, ...] = "all"  # NeuronCore-v1
     copies: Literal["all", "max"] | tuple[int, ...] = "all"
+    # NeuronCore-v2 (inf2, trn1); the defaults are what AWS's published rows ran.
+    workers_per_copy: Literal["all"] | tuple[int, ...] = (1, 2)
+    auto_cast: Literal["all"] | tuple[Literal["none", "matmult", "all"], ...] = ("matmult",)
+    auto_cast_type: Literal["all"] | tuple[Literal["bf16", "fp16", "tf32", "fp8_e4m3"], ...] = (
+        "bf16",
+    )
     concurrency: Literal["per-stage"] | int = "per-stage"
     requests: int = Field(2000, ge=1, le=MAX_REQUESTS)
     price_set: str = "on-demand"
@@ -61,7 +71,16 @@ class SearchSpace(BaseModel):
             raise ValueError(str(choice_error("instance type", unknown[0], instance_names())))
         return tuple(dict.fromkeys(v))
 
-    @field_validator("batch_sizes", "pipeline_cores", "copies")
+    def stable_dump(self) -> dict[str, Any]:
+        """The document as JSON values, without keys added after autotune 0.1 that still hold
+        their defaults: what names a study, so the same command keeps naming the same study."""
+        raw = self.model_dump(mode="json")
+        for key in _LATER_KEYS:
+            if getattr(self, key) == SearchSpace.model_fields[key].default:
+                raw.pop(key)
+        return raw
+
+    @field_validator("batch_sizes", "pipeline_cores", "copies", "workers_per_copy")
     @classmethod
     def _positive(cls, v: Any) -> Any:
         if isinstance(v, tuple):

@@ -81,7 +81,7 @@ class _Reclaim:
 def identity(space: SearchSpace, goals: Goals) -> tuple[str, str]:
     """The stored form of a study's space and goals: a study is continued only with the same."""
     return (
-        json.dumps(space.model_dump(mode="json"), sort_keys=True),
+        json.dumps(space.stable_dump(), sort_keys=True),
         json.dumps(dataclasses.asdict(goals), sort_keys=True),
     )
 

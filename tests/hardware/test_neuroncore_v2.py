@@ -14,9 +14,10 @@ from autotune.emulator._functional import execute, max_abs_error
 from autotune.errors import DeploymentError, InputError
 from autotune.evaluation import evaluate
 from autotune.hardware import GraphSummary, Matmul, OpCost, Plan, generation_of
-from autotune.hardware.neuroncore_v2 import NEURONCORE_V2, Constants, export_script
+from autotune.hardware.neuroncore_v2 import NEURONCORE_V2, Constants
 from autotune.reference import validate_measured
-from autotune.values import Deployment, Experiment, Knob, Load, Workload
+from autotune.study.read import render, spec_from_record
+from autotune.values import Deployment, Experiment, Knob, Load, TrialRecord, Workload
 
 INF2 = get_instance("inf2.xlarge")
 TRN1 = get_instance("trn1.2xlarge")
@@ -244,14 +245,16 @@ def test_export_script_carries_the_settings_and_compiles():
         Deployment.of("trn1.2xlarge", auto_cast="all", auto_cast_type="fp8_e4m3"),
         Load(requests=100),
     )
-    text = export_script(evaluate(experiment, CompileCache.in_memory()).to_dict())
+    evaluation = evaluate(experiment, CompileCache.in_memory())
+    record = TrialRecord("s", 1, 0, evaluation)
+    text = render(spec_from_record(record, "s"), "script")
     compile(text, "deploy.py", "exec")
     namespace: dict[str, object] = {"__name__": "deploy"}
     exec(text, namespace)  # defines, runs nothing
-    settings = namespace["SETTINGS"]
-    assert isinstance(settings, dict)
-    assert settings["compiler_args"] == ["--auto-cast", "all", "--auto-cast-type", "fp8_e4m3"]
-    assert (namespace["COPIES"], namespace["WORKERS"]) == (2, 2)
+    config = namespace["CONFIG"]
+    assert isinstance(config, dict)
+    assert config["compiler_args"] == ["--auto-cast", "all", "--auto-cast-type", "fp8_e4m3"]
+    assert (len(config["copies"]), config["knobs"]["workers_per_copy"]) == (2, 2)
 
 
 @pytest.mark.slow

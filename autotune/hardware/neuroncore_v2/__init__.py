@@ -32,7 +32,6 @@ from autotune.hardware.neuroncore_v2._runtime import (
     precision_of,
     resolve_knobs,
 )
-from autotune.hardware.neuroncore_v2._script import script as export_script
 from autotune.values import Deployment, Knob
 
 # Host threads each copy keeps busy besides its workers: the runtime's submission and
@@ -177,4 +176,4 @@ class NeuronCoreV2:
 
 NEURONCORE_V2 = NeuronCoreV2()
 
-__all__ = ["NEURONCORE_V2", "Constants", "NeuronCoreV2", "export_script"]
+__all__ = ["NEURONCORE_V2", "Constants", "NeuronCoreV2"]
