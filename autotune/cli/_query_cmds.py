@@ -84,7 +84,7 @@ _SORTS = {
 
 @app.command()
 def trials(
-    study_name: StudyName,
+    study_name: StudyName = None,
     storage: Storage = None,
     sort: Annotated[str, typer.Option(help="number, p95, throughput or cost.")] = "number",
     limit: Annotated[int | None, typer.Option(help="Show only the first N.")] = None,
@@ -92,19 +92,20 @@ def trials(
 ) -> None:
     """List a study's completed trials (sortable) and the configs that could not deploy."""
     from autotune.errors import choice_error
-    from autotune.study.read import open_existing
+    from autotune.study.read import open_existing, resolve_name
 
     if limit is not None and limit < 1:
         raise InputError(f"--limit {limit} must be at least 1")
     if sort not in _SORTS:
         raise choice_error("sort key", sort, list(_SORTS))
-    opened = open_existing(url_of(storage), study_name)
+    url = url_of(storage)
+    opened = open_existing(url, resolve_name(url, study_name))
     records = sorted(opened.records(), key=_SORTS[sort])[:limit]
     failures = opened.failures()
     if as_json:
         emit(
             {
-                "study_name": study_name,
+                "study_name": opened.study.study_name,
                 "trials": [record_row(r) for r in records],
                 "failed": [{"trial_number": n, "reason": why} for n, why in failures],
             }
@@ -117,7 +118,7 @@ def trials(
 
 @app.command("best")
 def best_cmd(
-    study_name: StudyName,
+    study_name: StudyName = None,
     storage: Storage = None,
     objective: Annotated[
         str | None,
@@ -131,13 +132,14 @@ def best_cmd(
     import dataclasses
 
     from autotune.study import OBJECTIVES, best
-    from autotune.study.read import open_existing
+    from autotune.study.read import open_existing, resolve_name
 
     if objective is not None and objective not in OBJECTIVES:
         from autotune.errors import choice_error
 
         raise choice_error("objective", objective, list(OBJECTIVES))
-    opened = open_existing(url_of(storage), study_name)
+    url = url_of(storage)
+    opened = open_existing(url, resolve_name(url, study_name))
     result = opened.outcome()
     found = best(opened.records(), opened.goals, objective)
     goals = dataclasses.replace(opened.goals, objective=objective or opened.goals.objective)
@@ -146,7 +148,7 @@ def best_cmd(
 
 @app.command()
 def export(
-    study_name: StudyName,
+    study_name: StudyName = None,
     storage: Storage = None,
     trial: Annotated[int | None, typer.Option(help="Export this trial.")] = None,
     pick: Annotated[
@@ -161,7 +163,7 @@ def export(
     """Write the deployment of a trial: instance, compiler args, groups, expected metrics."""
     from autotune.study._export import FORMATS, render, spec_from_record
     from autotune.study._queries import pick as pick_record
-    from autotune.study.read import open_existing
+    from autotune.study.read import open_existing, resolve_name
 
     if trial is not None and pick is not None:
         raise InputError("give either --trial or --pick, not both")
@@ -169,8 +171,10 @@ def export(
         from autotune.errors import choice_error
 
         raise choice_error("export format", fmt, FORMATS)
-    opened = open_existing(url_of(storage), study_name)
-    text = render(spec_from_record(pick_record(opened, trial, pick), study_name), fmt)
+    url = url_of(storage)
+    opened = open_existing(url, resolve_name(url, study_name))
+    name = opened.study.study_name
+    text = render(spec_from_record(pick_record(opened, trial, pick), name), fmt)
     if output is None:
         sys.stdout.write(text)
         return

@@ -18,7 +18,10 @@ Storage = Annotated[
         "working directory)"
     ),
 ]
-StudyName = Annotated[str, typer.Option(help="Name of the study")]
+StudyName = Annotated[
+    str | None,
+    typer.Option(help="Name of the study (default: the storage's only study)"),
+]
 
 
 def url_of(storage: str | None) -> str:

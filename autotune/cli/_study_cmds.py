@@ -122,7 +122,7 @@ def _check_timeout(timeout: float | None) -> None:
 
 @app.command()
 def worker(
-    study_name: StudyName,
+    study_name: StudyName = None,
     storage: Storage = None,
     trials: Annotated[
         int | None,
@@ -136,17 +136,17 @@ def worker(
 ) -> None:
     """Join an existing study from another process or machine (Optuna's distributed mode)."""
     from autotune.study import StudySettings
-    from autotune.study.read import open_existing
+    from autotune.study.read import open_existing, resolve_name
     from autotune.study.write import run_study
 
     _check_timeout(timeout)
     url = url_of(storage)
-    opened = open_existing(url, study_name)
+    opened = open_existing(url, resolve_name(url, study_name))
     run = opened.study.user_attrs.get("autotune_run", {})
     settings = StudySettings(
         space=opened.space,
         goals=opened.goals,
-        study_name=study_name,
+        study_name=opened.study.study_name,
         storage=url,
         trials=int(run.get("trials", 100)) if trials is None else trials,
         timeout=timeout,

@@ -3,6 +3,7 @@ export. Imports nothing of the emulator or the hardware models: records carry wh
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import optuna
@@ -99,6 +100,26 @@ def study_names(url: str) -> list[str]:
 def _names(storage: optuna.storages.BaseStorage) -> list[str]:
     # Names only: summaries would read every trial of every study.
     return sorted(optuna.study.get_all_study_names(storage))
+
+
+def resolve_name(url: str, name: str | None) -> str:
+    """``name``, or the only study of the storage; an ``InputError`` listing the studies (name,
+    objective, trials) when there are several or none."""
+    if name is not None:
+        return name
+    storage = rdb_storage(url)
+    summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=False)
+    if len(summaries) == 1:
+        return summaries[0].study_name
+    if not summaries:
+        raise InputError(f"no studies in {url}; run `autotune study` first")
+
+    def line(s: optuna.study.StudySummary) -> str:
+        goals = json.loads(s.user_attrs.get("autotune_goals", "{}"))
+        return f"{s.study_name} ({goals.get('objective', 'not autotune')}, {s.n_trials} trials)"
+
+    listed = "; ".join(line(s) for s in sorted(summaries, key=lambda s: s.study_name))
+    raise InputError(f"{len(summaries)} studies in {url}: give --study-name, one of: {listed}")
 
 
 def open_existing(url: str, name: str, read_only: bool = True) -> OpenStudy:

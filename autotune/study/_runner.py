@@ -23,6 +23,7 @@ from autotune.study._candidates import Candidate, candidates, check_space
 from autotune.study._objectives import best, fleet_size, values, violations
 from autotune.study._optuna import trial_id
 from autotune.study._params import suggest, warm_start
+from autotune.study._progress import Progress
 from autotune.study._queries import StudyOutcome, finished, outcome
 from autotune.study._search import SAMPLERS, make_sampler
 from autotune.study._settings import OBJECTIVES, PICKS, StudySettings
@@ -227,7 +228,7 @@ def run_study(settings: StudySettings) -> StudyOutcome:
         weights = cache.graph(
             (source.identity, source.task, min(settings.space.batch_sizes), settings.space.seq_len),
             lambda: capture_summary(
-                source, min(settings.space.batch_sizes), settings.space.seq_len
+                source, min(settings.space.batch_sizes), settings.space.seq_len, cache
             ),
         ).weight_elements
         for params in warm_start(settings.space, weights):
@@ -239,6 +240,9 @@ def run_study(settings: StudySettings) -> StudyOutcome:
             study.stop()
 
     objective = Objective(settings, store, cache, done)
+    callbacks = [enough] + (
+        [Progress(settings.goals, store, settings.trials)] if settings.progress else []
+    )
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
     while (remaining := _remaining(study, settings, done)) > 0:
         left = None if deadline is None else deadline - time.monotonic()
@@ -248,11 +252,10 @@ def run_study(settings: StudySettings) -> StudyOutcome:
             study.optimize(
                 objective,
                 n_trials=remaining,
-                callbacks=[enough],
+                callbacks=callbacks,
                 timeout=left,
                 n_jobs=settings.n_jobs,
                 catch=(DeploymentError,),
-                show_progress_bar=settings.progress,
             )
             break
         except optuna.exceptions.UpdateFinishedTrialError:

@@ -35,6 +35,12 @@ class Goals:
     def cost_name(self) -> str:
         return "fleet $/h" if self.target_qps else "$ per 1M"
 
+    def metric_labels(self) -> list[str]:
+        """Each objective's name with its unit, as Optuna and optuna-dashboard show it."""
+        labels = {"p95_ms": "p95 latency (ms)", "throughput": "throughput (seq/s)"}
+        labels["cost"] = f"cost ({self.cost_name})"
+        return [labels[name] for name, _ in OBJECTIVES[self.objective]]
+
 
 @dataclass(frozen=True)
 class StudySettings:

@@ -142,6 +142,9 @@ def save_goals(study: optuna.Study, settings: StudySettings, emulator_version: s
         {"trials": settings.trials, "sampler": settings.sampler, "seed": settings.seed},
     )
     study.set_user_attr("emulator_version", emulator_version)
+    # What optuna-dashboard and ``optuna.load_study`` users read: objective names with units.
+    study.set_metric_names(settings.goals.metric_labels())
+    study.set_user_attr("autotune_units", {"latency": "ms", "throughput": "seq/s"})
 
 
 __all__ = ["GRACE_S", "HEARTBEAT_S", "identity", "load_goals", "rdb_storage", "save_goals"]

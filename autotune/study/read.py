@@ -13,6 +13,7 @@ from autotune.study._queries import (
     open_existing,
     outcome,
     pick,
+    resolve_name,
     study_names,
 )
 from autotune.study._storage import load_goals, rdb_storage
@@ -33,6 +34,7 @@ __all__ = [
     "plural",
     "rdb_storage",
     "render",
+    "resolve_name",
     "spec_from_record",
     "study_names",
 ]
