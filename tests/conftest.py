@@ -16,8 +16,10 @@ import pytest
 from hypothesis import settings
 
 from autotune.catalog import get_instance
-from autotune.emulator import CompileCache, Plan, compile_model
+from autotune.emulator import CompileCache, compile_model
+from autotune.hardware import Plan
 from autotune.models import resolve_model
+from autotune.values import Deployment, Workload
 
 # Each example may compile or simulate: few examples, no deadline, and no example database
 # written into the repository.
@@ -59,14 +61,11 @@ def plan_of(session_cache: CompileCache) -> PlanOf:
         task: str = "question-answering",
     ) -> Plan:
         source = resolve_model(model, task)
-        accelerator = get_instance(instance).accelerator
+        # GPU generations have no compile knobs: they ignore the pipeline cores.
+        deployment = Deployment.of(instance, pipeline_cores=pipeline_cores)
+        workload = Workload(model, task, seq_len, batch)
         return compile_model(
-            source,
-            batch=batch,
-            seq_len=seq_len,
-            pipeline_cores=pipeline_cores,
-            accelerator=accelerator,
-            cache=session_cache,
+            source, workload, get_instance(instance), deployment, session_cache
         ).plan
 
     return compiled
