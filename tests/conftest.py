@@ -61,14 +61,11 @@ def plan_of(session_cache: CompileCache) -> PlanOf:
         task: str = "question-answering",
     ) -> Plan:
         source = resolve_model(model, task)
-        accelerator = get_instance(instance).accelerator
+        # GPU generations have no compile knobs: they ignore the pipeline cores.
+        deployment = Deployment.of(instance, pipeline_cores=pipeline_cores)
+        workload = Workload(model, task, seq_len, batch)
         return compile_model(
-            source,
-            batch=batch,
-            seq_len=seq_len,
-            pipeline_cores=pipeline_cores,
-            accelerator=accelerator,
-            cache=session_cache,
+            source, workload, get_instance(instance), deployment, session_cache
         ).plan
 
     return compiled

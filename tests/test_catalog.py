@@ -39,12 +39,12 @@ def test_published_instance_figures(name, chips, cores, vcpus, device_gib):
     inst = get_instance(name)
     assert (inst.chips, inst.cores, inst.vcpus) == (chips, cores, vcpus)
     assert inst.chips * inst.accelerator.dram_bytes_per_chip == device_gib * GIB
-    assert inst.is_gpu == name.startswith("g4dn")
+    assert (inst.accelerator.generation == "gpu") == name.startswith("g4dn")
 
 
 def test_neuroncore_v1():
     acc = load_accelerators()["neuroncore-v1"]
-    assert acc.kind == "neuron" and acc.cores_per_chip == 4
+    assert acc.generation == "neuroncore-v1" and acc.cores_per_chip == 4
     assert acc.tensor_flops_per_core == 16e12  # 64 TFLOPS BF16 per 4-core chip
     assert acc.dram_bandwidth_per_chip == 50e9
     assert acc.vector_flops_per_core == pytest.approx(256 * 0.98e9)
@@ -58,7 +58,7 @@ def test_neuroncore_v1():
 
 def test_t4():
     acc = load_accelerators()["t4"]
-    assert (acc.kind, acc.cores_per_chip, acc.tensor_flops_per_core) == ("gpu", 1, 65e12)
+    assert (acc.generation, acc.cores_per_chip, acc.tensor_flops_per_core) == ("gpu", 1, 65e12)
     assert acc.dram_bandwidth_per_chip == 320e9 and acc.chip_link_bandwidth == 0
 
 

@@ -15,21 +15,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autotune.catalog import get_instance
-from autotune.emulator import CompileCache, Plan, check_shape, compile_model
-from autotune.emulator._cache import MAX_BATCH, default_cache_dir
+from autotune.emulator import CompileCache, check_shape, compile_model, default_cache_dir
 from autotune.errors import InputError
+from autotune.hardware import Plan, generation_of
 from autotune.models import resolve_model
+from autotune.values import MAX_BATCH, Deployment, Workload
 
 SMALL = dict(batch=1, seq_len=16, pipeline_cores=2)
+XL = "inf1.xlarge"
 
 
 def _compile(cache: CompileCache, model: str = "distilbert-base-uncased", **shape):
-    return compile_model(
-        resolve_model(model),
-        accelerator=get_instance("inf1.xlarge").accelerator,
-        cache=cache,
-        **(SMALL | shape),
-    )
+    s = SMALL | shape
+    source = resolve_model(model)
+    workload = Workload(model, source.task, s["seq_len"], s["batch"])
+    deployment = Deployment.of(XL, pipeline_cores=s["pipeline_cores"])
+    return compile_model(source, workload, get_instance(XL), deployment, cache)
 
 
 @pytest.fixture(scope="module")
@@ -223,8 +224,14 @@ def test_check_shape_accepts_the_limits():
 
 def test_compile_rejects_bad_shapes_before_touching_the_cache(tmp_path):
     cache = CompileCache(tmp_path / "never")
-    with pytest.raises(InputError, match="pipeline cores 0 must be at least 1"):
-        _compile(cache, pipeline_cores=0)
     with pytest.raises(InputError, match="batch size 0"):
         _compile(cache, batch=0)
+    with pytest.raises(InputError, match="sequence length 0"):
+        _compile(cache, seq_len=0)
     assert not cache.directory.exists()
+
+
+def test_pipeline_cores_are_validated_before_compiling():
+    inst = get_instance(XL)
+    with pytest.raises(InputError, match=r"pipeline cores 0 are out of range .* 1 to 4"):
+        generation_of(inst).resolve(inst, Deployment.of(XL, pipeline_cores=0))

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autotune.emulator import capture, compile_plan
+from autotune.emulator import capture
 from autotune.emulator._functional import execute, max_abs_error, split_stages
 from autotune.models import build_model, example_inputs, resolve_model
 
@@ -126,24 +126,14 @@ def _rounded_chain(module: Chain, x: torch.Tensor, dtype: torch.dtype) -> torch.
 )
 def test_precision_emulation_rounds_matmul_operands(instance, dtype, pipeline_cores):
     from autotune.catalog import get_instance
-    from autotune.emulator import load_calibration
+    from autotune.hardware import load_calibration
+    from tests.toy import compile_toy
 
     module = Chain().eval()
     x = torch.randn(8, WIDTHS[0])
     program = capture(module, {"x": x})
-    acc = get_instance(instance).accelerator
-    plan = compile_plan(
-        program,
-        model="chain",
-        identity="chain",
-        task="t",
-        batch=8,
-        seq_len=1,
-        pipeline_cores=pipeline_cores,
-        accelerator=acc,
-        calibration=load_calibration(),
-        emulator_version="test",
-    )
+    inst = get_instance(instance)
+    plan = compile_toy(program, inst, load_calibration(), pipeline_cores, batch=8)
     with torch.no_grad():
         (exact,) = execute(program, plan, {"x": x}, emulate_precision=False)
         (rounded,) = execute(program, plan, {"x": x})

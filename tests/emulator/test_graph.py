@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autotune.emulator import capture, op_costs
-from autotune.emulator._graph import Matmul
+from autotune.hardware import Matmul
 
 
 class OneLinear(nn.Module):

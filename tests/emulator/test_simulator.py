@@ -11,29 +11,17 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from torch import nn
 
 from autotune.catalog import get_instance
-from autotune.emulator import capture, compile_plan, deploy, load_calibration, simulate
+from autotune.emulator import capture
+from autotune.hardware import load_calibration
+from tests.toy import TOY_V1, compile_toy, deploy, simulate, toy_acc, toy_calibration, toy_instance
+from tests.toy_models import ROWS, WIDTHS, Chain, chain_seconds
 
 XL, X6 = "inf1.xlarge", "inf1.6xlarge"
-ROWS = 64
-WIDTHS = (128, 256, 384, 128, 512, 256, 128)
-HOST = 2e-6  # toy calibration: host overhead per request
-OVERHEAD = 1e-6  # toy calibration: per stage invocation
-
-
-class Chain(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.layers = nn.ModuleList(
-            nn.Linear(a, b, bias=False) for a, b in itertools.pairwise(WIDTHS)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer(x)
-        return x
+V1 = "neuroncore-v1"
+HOST = TOY_V1.host_overhead_s  # toy calibration: host overhead per request
+OVERHEAD = TOY_V1.stage_overhead_s  # toy calibration: per stage invocation
 
 
 @pytest.fixture(scope="module")
@@ -42,34 +30,19 @@ def chain_program():
 
 
 @pytest.fixture(scope="module")
-def toy(chain_program, toy_acc, toy_cal, toy_instance):
+def toy(chain_program):
     """``toy(pipeline_cores, chips=1, **accelerator/calibration changes)`` -> (plan, inst, cal)."""
-    neuron_fields = set(toy_cal().neuron.__dataclass_fields__)
+    v1_fields = set(TOY_V1.__dataclass_fields__)
 
     def make(pipeline_cores=1, chips=1, vcpus=4, **changes):
-        cal = toy_cal(**{k: v for k, v in changes.items() if k in neuron_fields})
+        cal = toy_calibration(**{k: v for k, v in changes.items() if k in v1_fields})
         acc_changes = {"dram_bandwidth_per_chip": 1e15, "host_link_bandwidth": 1e15}
-        acc_changes |= {k: v for k, v in changes.items() if k not in neuron_fields}
-        acc = toy_acc(**acc_changes)
-        plan = compile_plan(
-            chain_program,
-            model="toy",
-            identity="toy",
-            task="toy",
-            batch=ROWS,
-            seq_len=1,
-            pipeline_cores=pipeline_cores,
-            accelerator=acc,
-            calibration=cal,
-            emulator_version="test",
-        )
-        return plan, toy_instance(acc, chips=chips, vcpus=vcpus), cal
+        acc_changes |= {k: v for k, v in changes.items() if k not in v1_fields}
+        inst = toy_instance(toy_acc(**acc_changes), chips=chips, vcpus=vcpus)
+        plan = compile_toy(chain_program, inst, cal, pipeline_cores, batch=ROWS)
+        return plan, inst, cal
 
     return make
-
-
-def chain_seconds(start: int, end: int) -> float:
-    return sum(2 * ROWS * k * n / 1e12 for k, n in itertools.pairwise(WIDTHS[start : end + 1]))
 
 
 def pcie(plan, inst) -> float:
@@ -193,7 +166,7 @@ REAL = [
     ("distilbert-base-uncased", 1, 16, 4),
 ]
 CAL = load_calibration()
-SIGMA = CAL.neuron.jitter_sigma
+SIGMA = CAL[V1].jitter_sigma
 JITTER_FLOOR = 1 - 4 * SIGMA  # a 4-sigma low draw of every jittered service time
 # "Never lower" up to the noise of a finite seeded run: once a chip's DRAM is saturated, extra
 # copies add nothing and throughput is flat (e.g. bert-large batch 1: 66.04 vs 65.96 seq/s).
@@ -231,7 +204,7 @@ def test_never_faster_than_the_hardware(plan_of, case):
     plan, d, r = run_real(plan_of, spec, instance, copies, concurrency, seed)
     acc = d.instance.accelerator
     flops_per_sequence = sum(s.flops for s in plan.stages) / plan.batch_size
-    cores_used = copies * plan.pipeline_cores
+    cores_used = copies * plan.knob("pipeline_cores")
     assert r.throughput * flops_per_sequence <= cores_used * acc.tensor_flops_per_core
     # DRAM: every chip's cores together read at most the chip's bandwidth.
     per_copy_rate = r.throughput / plan.batch_size / copies  # inferences/s of each copy
@@ -247,7 +220,7 @@ def test_never_faster_than_the_hardware(plan_of, case):
 def test_latency_never_below_the_stages(plan_of, case):
     spec, instance, copies, concurrency, seed = case
     plan, d, r = run_real(plan_of, spec, instance, copies, concurrency, seed)
-    acc, n = d.instance.accelerator, CAL.neuron
+    acc, n = d.instance.accelerator, CAL[V1]
     floor = n.host_overhead_s + (plan.input_bytes + plan.output_bytes) / acc.host_link_bandwidth
     floor += sum(s.compute_s + n.stage_overhead_s for s in plan.stages)
     assert r.latency_s.p50 >= floor * JITTER_FLOOR
@@ -316,7 +289,7 @@ def test_few_requests_never_exceed_the_hardware(plan_of):
 
 def test_a_single_client_does_not_contend_with_itself(plan_of):
     plan, d, r = run_real(plan_of, REAL[1], XL, 1, 1, seed=0)
-    acc, n = d.instance.accelerator, CAL.neuron
+    acc, n = d.instance.accelerator, CAL[V1]
     bandwidth = acc.dram_bandwidth_per_chip * n.dram_efficiency  # the whole chip's, unshared
     last = len(plan.stages) - 1
     latency = n.host_overhead_s + (plan.input_bytes + plan.output_bytes) / acc.host_link_bandwidth

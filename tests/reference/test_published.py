@@ -1,15 +1,10 @@
-"""The published AWS blog table, and the emulator reproducing it (``autotune validate``)."""
+"""The published AWS blog table, and the emulator reproducing it (``validate_rows``)."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
-
 import pytest
 
-from autotune.validation import published_rows
+from autotune.reference import published_rows, validate_rows
 
 INF1 = ("inf1.xlarge", "inf1.6xlarge")
 
@@ -24,14 +19,15 @@ def test_published_table():
         for r in rows
         if r.instance_type == "inf1.6xlarge" and r.batch_size == 1 and r.mode == "pipeline"
     )
-    assert (headline.pipeline_cores, headline.copies, headline.group_sizes) == (16, 1, (16,))
+    assert (headline.pipeline_cores, headline.copies) == (16, 1)
+    assert headline.deployment.knob("group_sizes") == (16,)
     assert (headline.throughput, headline.latency_p95_s) == (1793, 0.0069)
     dp = next(
         r
         for r in rows
         if r.instance_type == "inf1.xlarge" and r.batch_size == 6 and r.mode == "data-parallel"
     )
-    assert (dp.group_sizes, dp.cost_per_1m_usd) == ((1, 1, 1, 1), 0.10)
+    assert (dp.deployment.knob("group_sizes"), dp.cost_per_1m_usd) == ((1, 1, 1, 1), 0.10)
 
 
 def test_clients_follow_littles_law():
@@ -54,22 +50,14 @@ def test_published_costs_follow_from_the_blog_prices():
 
 
 @pytest.fixture(scope="module")
-def validated(tmp_path_factory) -> list[dict]:
-    """``autotune validate --json`` once for the module (~10 s)."""
-    script = shutil.which("autotune")
-    command = (
-        [script] if script else [sys.executable, "-c", "from autotune.cli import main; main()"]
-    )
-    proc = subprocess.run(
-        [*command, "validate", "--json", "--requests", "1000"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-        cwd=tmp_path_factory.mktemp("validate"),
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)["rows"]
+def validated() -> list[dict]:
+    """Every blog row with the emulator's figures, once for the module (~10 s)."""
+    out = []
+    for v in validate_rows(requests=1000):
+        d = v.to_dict()
+        d["pipeline_cores"] = v.evaluation.deployment.knob("pipeline_cores")
+        out.append(d)
+    return out
 
 
 def _row(rows, instance, batch, mode):
