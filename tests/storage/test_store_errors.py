@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from autotune.errors import InputError
-from storage import ResultStore, TrialRecord, default_storage_url
+from autotune.values import TrialRecord
+from storage import ResultStore, default_storage_url
 from storage._models import TrialResultRow
 
 
@@ -76,4 +77,5 @@ def test_default_storage_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_the_table_mirrors_the_record() -> None:
     columns = set(TrialResultRow.__table__.columns.keys())
     fields = {field.name for field in dataclasses.fields(TrialRecord)}
+    assert fields == {"study_name", "optuna_trial_id", "trial_number", "evaluation"}
     assert columns == fields | {"id", "created_at", "autotune_version"}  # + bookkeeping

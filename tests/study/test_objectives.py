@@ -4,14 +4,16 @@ feasibility, one record per deployment, fleet sizing."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autotune.study import OBJECTIVES, Goals, best, feasible, pareto_front
-from autotune.study._objectives import fleet_size, metric, unique, values, violations
-from storage import TrialRecord
+from autotune.study import OBJECTIVES, Goals, best, feasible, metric, pareto_front, unique, values
+from autotune.study._objectives import fleet_size, violations
+from autotune.values import TrialRecord
+from tests import factories
 
 
 def record(
@@ -20,45 +22,22 @@ def record(
     cost: float = 1.0,
     throughput: float = 1000.0,
     *,
-    instance: str = "inf1.xlarge",
-    batch: int = 1,
-    pipeline: int = 1,
     groups: tuple[int, ...] | None = None,
-    per_hour: float = 0.228,
-    fleet: int | None = None,
+    **changes: Any,
 ) -> TrialRecord:
-    """A record of trial ``number``; each number is its own deployment unless told otherwise."""
-    return TrialRecord(
-        study_name="s",
+    """A record of trial ``number``; each number is its own deployment unless told otherwise
+    (its own group sizes)."""
+    return factories.record(
+        number,
         optuna_trial_id=100 + number,
-        trial_number=number,
-        model="bert-base-uncased",
-        task="question-answering",
-        seq_len=128,
-        instance_type=instance,
-        batch_size=batch,
-        pipeline_cores=pipeline,
-        group_sizes=groups if groups is not None else (number + 1,),
-        concurrency=1,
-        price_set="on-demand",
+        p95_ms=p95,
+        p50_ms=p95 * 0.9,
+        p99_ms=p95 * 1.1,
+        mean_ms=p95 * 0.95,
+        per_1m_usd=cost,
         throughput=throughput,
-        latency_p50_ms=p95 * 0.9,
-        latency_p95_ms=p95,
-        latency_p99_ms=p95 * 1.1,
-        latency_mean_ms=p95 * 0.95,
-        cost_per_hour_usd=per_hour,
-        cost_per_1m_usd=cost,
-        fleet_size=fleet,
-        bottleneck="compute",
-        bottleneck_detail="",
-        core_utilization=(0.5,),
-        host_utilization=0.1,
-        stages=(),
-        plan_key=f"plan{number}",
-        compile_seconds=0.0,
-        numeric_error=1e-3,
-        emulator_version="test",
-        seed=0,
+        group_sizes=groups if groups is not None else (number + 1,),
+        **changes,
     )
 
 
@@ -68,9 +47,9 @@ def numbers(records: list[TrialRecord]) -> list[int]:
 
 def dominated(r: TrialRecord, others: list[TrialRecord]) -> bool:
     """Brute force: some other record is no worse on both and better on one."""
-    a = (r.latency_p95_ms, r.cost_per_1m_usd)
+    a = (r.latency.p95_ms, r.cost.per_1m_usd)
     for o in others:
-        b = (o.latency_p95_ms, o.cost_per_1m_usd)
+        b = (o.latency.p95_ms, o.cost.per_1m_usd)
         if b[0] <= a[0] and b[1] <= a[1] and b != a:
             return True
     return False
@@ -113,7 +92,7 @@ def test_pareto_front_is_exactly_the_non_dominated_set(pts):
     recs = [record(i, p95=float(p), cost=float(c)) for i, (p, c) in enumerate(pts)]
     front = pareto_front(recs, PARETO)
     assert sorted(numbers(front)) == [r.trial_number for r in recs if not dominated(r, recs)]
-    latencies = [r.latency_p95_ms for r in front]
+    latencies = [r.latency.p95_ms for r in front]
     assert latencies == sorted(latencies)
 
 
@@ -121,8 +100,8 @@ def test_pareto_front_uses_fleet_cost_with_a_target():
     goals = Goals("pareto", target_qps=1000)
     # By $ per 1M, 0 dominates 1; by fleet $/h (2 x 1.0 against 1 x 1.5) neither dominates.
     recs = [
-        record(0, p95=1.0, cost=1.0, per_hour=1.0, fleet=2),
-        record(1, p95=2.0, cost=2.0, per_hour=1.5, fleet=1),
+        record(0, p95=1.0, cost=1.0, per_hour_usd=1.0, fleet_size=2),
+        record(1, p95=2.0, cost=2.0, per_hour_usd=1.5, fleet_size=1),
     ]
     assert numbers(pareto_front(recs, PARETO)) == [0]
     assert numbers(pareto_front(recs, goals)) == [0, 1]
@@ -215,19 +194,22 @@ def test_values_and_directions_follow_the_objective():
 
 
 def test_unique_keeps_the_earliest_record_of_each_deployment():
-    same = {"batch": 2, "pipeline": 2, "groups": (2, 2)}
+    same: dict[str, Any] = {"batch_size": 2, "pipeline_cores": 2, "groups": (2, 2)}
     recs = [
         record(4, p95=1.0, **same),
         record(1, p95=1.0, **same),
-        record(2, p95=1.0, batch=4, pipeline=2, groups=(2, 2)),  # another batch size
-        record(3, p95=1.0, instance="inf1.2xlarge", **same),  # another instance
-        record(5, p95=1.0, batch=2, pipeline=2, groups=(2,)),  # another copy count
+        record(2, p95=1.0, batch_size=4, pipeline_cores=2, groups=(2, 2)),  # another batch size
+        record(3, p95=1.0, instance_type="inf1.2xlarge", **same),  # another instance
+        record(5, p95=1.0, batch_size=2, pipeline_cores=2, groups=(2,)),  # another copy count
+        record(6, p95=1.0, batch_size=2, pipeline_cores=1, groups=(2, 2)),  # other cores
+        factories.gpu_record(7, batch_size=2),  # a deployment without knobs
+        factories.gpu_record(8, batch_size=2),  # and its repeat
     ]
-    assert sorted(numbers(unique(recs))) == [1, 2, 3, 5]
+    assert sorted(numbers(unique(recs))) == [1, 2, 3, 5, 6, 7]
 
 
 def test_repeated_deployment_is_not_a_second_pareto_point():
-    same = {"batch": 1, "pipeline": 1, "groups": (1,)}
+    same: dict[str, Any] = {"batch_size": 1, "pipeline_cores": 1, "groups": (1,)}
     recs = [record(0, p95=1.0, cost=1.0, **same), record(1, p95=1.0, cost=1.0, **same)]
     assert numbers(best(recs, PARETO)) == [0]
     # Distinct deployments that tie stay on the front together.
@@ -260,8 +242,8 @@ def test_fleet_is_the_smallest_that_serves_the_target(throughput, target):
 
 def test_with_a_target_the_cost_metric_is_the_fleets_dollars_per_hour():
     goals = Goals("min-cost", target_qps=1000)
-    a = record(0, cost=0.46, throughput=600.0, per_hour=1.0, fleet=2)  # cheaper per 1M
-    b = record(1, cost=0.53, throughput=1000.0, per_hour=1.9, fleet=1)  # cheaper fleet
+    a = record(0, cost=0.46, throughput=600.0, per_hour_usd=1.0, fleet_size=2)  # cheaper per 1M
+    b = record(1, cost=0.53, throughput=1000.0, per_hour_usd=1.9, fleet_size=1)  # cheaper fleet
     assert metric(a, "cost", goals) == pytest.approx(2.0)
     assert metric(b, "cost", goals) == pytest.approx(1.9)
     assert numbers(best([a, b], goals)) == [1]

@@ -1,22 +1,26 @@
 """Real studies, run through ``autotune study``: the grid finds what exhaustive benchmarking
 finds, constraints and fleet sizing, resuming, one stored record per completed Optuna trial,
-and configs evaluated only once per study."""
+configs evaluated only once per study, and the functional check of the recommendation only."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
 
-from autotune.bench import BenchConfig, BenchReport, run_bench
-from autotune.emulator import CompileCache, emulator_version
-from autotune.study import Goals, candidates, load_space, with_overrides
-from autotune.study._objectives import values
-from storage import ResultStore, TrialRecord
+from autotune.emulator import CompileCache
+from autotune.evaluation import evaluate
+from autotune.hardware import emulator_version
+from autotune.study import Goals, best, load_space, values, with_overrides
+from autotune.study.write import candidates
+from autotune.values import Deployment, Evaluation, Experiment, Load, TrialRecord, Workload
+from storage import ResultStore
 from tests.study.helpers import (
     MINILM,
     SMALL,
@@ -27,28 +31,32 @@ from tests.study.helpers import (
     study_names,
 )
 
-Identity = tuple[str, int, int, tuple[int, ...]]
+# Every test here runs real studies.
+pytestmark = pytest.mark.slow
+
+# What a trial deployed: the deployment (instance and knobs) and the batch size.
+Identity = tuple[Deployment, int]
 
 
 def identity(r: TrialRecord) -> Identity:
-    return (r.instance_type, r.batch_size, r.pipeline_cores, tuple(r.group_sizes))
+    return (r.deployment, r.workload.batch_size)
 
 
-def row_identity(row: dict) -> Identity:
-    return (
-        row["instance_type"],
-        row["batch_size"],
-        row["pipeline_cores"],
-        tuple(row["group_sizes"]),
-    )
+def row_identity(row: dict[str, Any]) -> Identity:
+    """The identity of a trial from its JSON row (``Evaluation.flat``)."""
+    knobs = {k: row[k] for k in ("pipeline_cores", "group_sizes") if k in row}
+    return (Deployment.of(row["instance_type"], **knobs), row["batch_size"])
 
 
-def report_identity(b: BenchReport) -> Identity:
-    return (
-        b.deployment.instance.name,
-        b.plan.batch_size,
-        b.plan.pipeline_cores,
-        b.deployment.group_sizes,
+def evaluation_identity(ev: Evaluation) -> Identity:
+    return (ev.deployment, ev.workload.batch_size)
+
+
+def without_check(r: TrialRecord) -> TrialRecord:
+    """``r`` as stored before the functional check of the recommendation."""
+    provenance = dataclasses.replace(r.evaluation.provenance, numeric_error=None)
+    return dataclasses.replace(
+        r, evaluation=dataclasses.replace(r.evaluation, provenance=provenance)
     )
 
 
@@ -91,30 +99,27 @@ def grid(grid_dir: Path) -> dict[str, Run]:
 
 
 @pytest.fixture(scope="module")
-def direct(cache_dir: Path) -> dict[Identity, BenchReport]:
-    """``run_bench`` of every candidate: seed 0, the default requests and concurrency."""
+def direct(cache_dir: Path) -> dict[Identity, Evaluation]:
+    """``autotune bench`` of every candidate (``evaluate``): seed 0, the default requests and
+    concurrency, the default task and prices."""
     space = with_overrides(
         load_space(), model=MINILM, seq_len=32, batch_sizes=(1, 2), instances=("inf1.xlarge",)
     )
-    assert space.requests == BenchConfig().requests and space.concurrency == "per-stage"
+    assert space.requests == Load().requests and space.concurrency == "per-stage"
     cache = CompileCache()
-    reports = [
-        run_bench(
-            BenchConfig(
-                instance_type=c.instance_type,
-                batch_size=c.batch_size,
-                pipeline_cores=c.pipeline_cores,
-                group_sizes=c.group_sizes,
-                model=MINILM,
-                seq_len=32,
-                seed=0,
+    evaluations = [
+        evaluate(
+            Experiment(
+                Workload(MINILM, seq_len=32, batch_size=c.batch_size),
+                c.deployment(),
+                Load(seed=0),
             ),
             cache,
         )
         for c in candidates(space)
     ]
-    assert len(reports) == 16
-    return {report_identity(b): b for b in reports}
+    assert len(evaluations) == 16
+    return {evaluation_identity(ev): ev for ev in evaluations}
 
 
 def test_grid_runs_every_candidate_once(grid, grid_dir, direct):
@@ -122,36 +127,39 @@ def test_grid_runs_every_candidate_once(grid, grid_dir, direct):
         out = run.json()
         assert (out["n_trials"], out["n_complete"], out["n_failed"]) == (16, 16, 0)
         records = ResultStore(sqlite_url(grid_dir)).records(f"grid-{objective}")
-        assert sorted(identity(r) for r in records) == sorted(direct)
+        assert Counter(identity(r) for r in records) == Counter(list(direct))
 
 
 def test_grid_records_equal_direct_benchmarks(grid, grid_dir, direct):
     for r in ResultStore(sqlite_url(grid_dir)).records("grid-min-latency"):
         b = direct[identity(r)]
-        assert r.throughput == b.result.throughput
-        assert r.latency_p95_ms == pytest.approx(b.result.latency_s.p95 * 1e3, rel=1e-12)
-        assert r.cost_per_1m_usd == pytest.approx(b.cost_per_1m_usd, rel=1e-12)
-        assert r.concurrency == b.result.concurrency and r.plan_key == b.plan.key
+        assert r.result.throughput == b.result.throughput
+        assert r.latency.p95_ms == pytest.approx(b.result.latency.p95_ms, rel=1e-12)
+        assert r.cost.per_1m_usd == pytest.approx(b.cost.per_1m_usd, rel=1e-12)
+        assert r.result.concurrency == b.result.concurrency
+        assert r.evaluation.provenance.plan_key == b.provenance.plan_key
+        # The whole measurement and what it needs on the real machine, not only the figures.
+        assert r.result == b.result and r.evaluation.settings == b.settings
 
 
 @pytest.mark.parametrize(
     "objective,measure",
     [
-        ("min-latency", lambda b: b.result.latency_s.p95),
-        ("min-cost", lambda b: b.cost_per_1m_usd),
+        ("min-latency", lambda b: b.result.latency.p95_ms),
+        ("min-cost", lambda b: b.cost.per_1m_usd),
     ],
 )
 def test_grid_best_is_the_exhaustive_best(grid, direct, objective, measure):
     best = grid[objective].json()["best"]
     assert len(best) == 1
     winner = min(direct.values(), key=measure)
-    assert row_identity(best[0]) == report_identity(winner)
-    assert best[0]["latency_ms"]["p95"] == round(winner.result.latency_s.p95 * 1e3, 4)
-    assert best[0]["cost_per_1m_usd"] == round(winner.cost_per_1m_usd, 6)
+    assert row_identity(best[0]) == evaluation_identity(winner)
+    assert best[0]["latency_ms"]["p95"] == round(winner.result.latency.p95_ms, 4)
+    assert best[0]["cost_per_1m_usd"] == round(winner.cost.per_1m_usd, 6)
 
 
 def test_grid_pareto_is_the_exhaustive_non_dominated_set(grid, direct):
-    points = {k: (b.result.latency_s.p95, b.cost_per_1m_usd) for k, b in direct.items()}
+    points = {k: (b.result.latency.p95_ms, b.cost.per_1m_usd) for k, b in direct.items()}
     front = {
         k
         for k, (lat, cost) in points.items()
@@ -179,13 +187,47 @@ def test_every_completed_trial_has_its_record(grid, grid_dir):
         for t in trials:
             r = records[t._trial_id]
             assert r.trial_number == t.number and r.study_name == name
+            cores, groups = r.deployment.knob("pipeline_cores"), r.deployment.knob("group_sizes")
             assert t.user_attrs["candidate"] == (
-                f"{r.instance_type}/b{r.batch_size}/p{r.pipeline_cores}/x{len(r.group_sizes)}"
+                f"{r.deployment.instance_type}/b{r.workload.batch_size}/p{cores}/x{len(groups)}"
             )
+            assert set(groups) == {cores}
+            mode = "data-parallel" if cores == 1 else "pipeline" if len(groups) == 1 else "mixed"
+            assert r.result.mode == mode
             assert t.values == pytest.approx(values(r, goals), rel=1e-12)
-            assert r.numeric_error is not None and 0 <= r.numeric_error < 0.1
-            assert r.plan_key and r.emulator_version == emulator_version()
-            assert (r.model, r.seq_len, r.seed) == (MINILM, 32, 0)
+            provenance = r.evaluation.provenance
+            assert provenance.plan_key and provenance.emulator_version == emulator_version()
+            assert (r.workload.model, r.workload.seq_len, r.evaluation.load.seed) == (
+                MINILM,
+                32,
+                0,
+            )
+
+
+def test_only_the_exported_recommendation_is_checked_on_the_functional_path(grid, grid_dir):
+    """Executing a plan costs more than simulating it: only the plan that ``autotune export``
+    picks by default runs (the best, or the cheapest of a Pareto set), and its record (and the
+    JSON of the recommendation) carries the numeric error."""
+    url = sqlite_url(grid_dir)
+    store = ResultStore(url)
+    for objective, run in grid.items():
+        name = f"grid-{objective}"
+        records = store.records(name)
+        pick = "min-cost" if objective == "pareto" else objective
+        (exported,) = best(records, Goals(objective), pick)
+        checked = [r for r in records if r.evaluation.provenance.numeric_error is not None]
+        assert [r.trial_number for r in checked] == [exported.trial_number]
+        error = exported.evaluation.provenance.numeric_error
+        assert error is not None and 0 <= error < 0.1
+        rows = {row["trial_number"]: row["numeric_error"] for row in run.json()["best"]}
+        assert rows.pop(exported.trial_number) == error
+        assert set(rows.values()) <= {None}
+        spec = json.loads(
+            run_cli(
+                grid_dir, "export", "--study-name", name, "--storage", url, "--format", "json"
+            ).out
+        )
+        assert spec["provenance"]["trial"] == exported.trial_number
 
 
 def test_study_records_the_space_and_goals(grid, grid_dir):
@@ -255,15 +297,20 @@ def test_fleet_sizing_for_a_target_load(autotune_cli, tmp_path):
     )
     assert run.code == 0, run.err
     records = ResultStore(url).records("fleet")
-    assert {r.instance_type for r in records} == {"inf1.xlarge", "g4dn.xlarge"}
+    assert {r.deployment.instance_type for r in records} == {"inf1.xlarge", "g4dn.xlarge"}
     for r in records:
-        assert r.fleet_size == math.ceil(5000 / r.throughput)
+        assert r.cost.fleet_size == math.ceil(5000 / r.result.throughput)
+
+    def fleet_cost(r: TrialRecord) -> float:
+        assert r.cost.fleet_size is not None
+        return r.cost.fleet_size * r.cost.per_hour_usd
+
     (row,) = run.json()["best"]
     chosen = next(r for r in records if r.trial_number == row["trial_number"])
-    assert row["fleet_size"] == math.ceil(5000 / chosen.throughput)
-    assert row["fleet_cost_per_hour_usd"] == round(chosen.fleet_size * chosen.cost_per_hour_usd, 4)
-    cheapest = min(r.fleet_size * r.cost_per_hour_usd for r in records)
-    assert chosen.fleet_size * chosen.cost_per_hour_usd == cheapest
+    assert row["fleet_size"] == math.ceil(5000 / chosen.result.throughput)
+    assert row["fleet_cost_per_hour_usd"] == round(fleet_cost(chosen), 4)
+    cheapest = min(fleet_cost(r) for r in records)
+    assert fleet_cost(chosen) == cheapest
     trial = next(t for t in completed(url, "fleet") if t.number == chosen.trial_number)
     assert trial.values == pytest.approx([cheapest])
 
@@ -350,10 +397,15 @@ def test_repeated_config_reuses_its_record(autotune_cli, tmp_path):
     assert len(by_config) <= 2 and max(len(v) for v in by_config.values()) >= 3
     for same in by_config.values():
         # compile_seconds is measured on every evaluation (a cache hit too), so equal values
-        # mean the later trials reused the first evaluation instead of running it again.
-        stripped = [dataclasses.replace(r, optuna_trial_id=0, trial_number=0) for r in same]
+        # mean the later trials reused the first evaluation instead of running it again. (The
+        # recommended trial's record also carries its functional check: left out here.)
+        stripped = [
+            dataclasses.replace(without_check(r), optuna_trial_id=0, trial_number=0) for r in same
+        ]
         assert all(r == stripped[0] for r in stripped)
         assert len({r.optuna_trial_id for r in same}) == len(same)
+    checked = [r for r in records if r.evaluation.provenance.numeric_error is not None]
+    assert [r.trial_number for r in checked] == [run.json()["best"][0]["trial_number"]]
 
 
 def test_resumed_study_does_not_evaluate_known_configs_again(autotune_cli, tmp_path):
@@ -367,5 +419,5 @@ def test_resumed_study_does_not_evaluate_known_configs_again(autotune_cli, tmp_p
     assert len(records) == 5
     by_config: dict[Identity, set[float]] = defaultdict(set)
     for r in records:
-        by_config[identity(r)].add(r.compile_seconds)
+        by_config[identity(r)].add(r.evaluation.provenance.compile_seconds)
     assert all(len(seconds) == 1 for seconds in by_config.values())

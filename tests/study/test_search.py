@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autotune.study import Candidate, SearchSpace, candidates, load_space, parse_space
-from autotune.study._search import (
+from autotune.study import SearchSpace, load_space, parse_space
+from autotune.study._search import _best_first
+from autotune.study.write import (
+    Candidate,
     NoRepeatTPESampler,
-    _best_first,
+    candidates,
     decode,
     encode,
     make_sampler,
@@ -21,6 +23,13 @@ from autotune.study._search import (
     suggest,
     warm_start,
 )
+from tests.study.helpers import candidate, cores_and_copies
+
+# Flagged by Optuna, used on purpose (see autotune.study._search): the CLI silences them too.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*consider_endpoints:FutureWarning"),
+    pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning"),
+]
 
 SPACES = {
     "default": load_space(),
@@ -55,7 +64,7 @@ def test_decode_refuses_parameters_that_name_no_deployment():
     assert decode({"instance_type": "inf1.xlarge"}, space) is None  # shares missing
     assert decode({"instance_type": "p4d.24xlarge", "batch_size_share": 0.1}, space) is None
     assert decode({"instance_type": "g4dn.xlarge", "batch_size_share": 0.0}, space) == Candidate(
-        "g4dn.xlarge", 1, 1, 1
+        "g4dn.xlarge", 1
     )
 
 
@@ -69,7 +78,7 @@ def test_neighbours_are_valid_distinct_and_one_step_away(space):
             changed = [
                 n.instance_type != c.instance_type,
                 n.batch_size != c.batch_size,
-                n.pipeline_cores != c.pipeline_cores,
+                cores_and_copies(n)[0] != cores_and_copies(c)[0],
             ]
             # Within an instance one of batch, cores or copies moves (copies may shrink to fit
             # a bigger pipeline); across instances batch size stays.
@@ -78,9 +87,9 @@ def test_neighbours_are_valid_distinct_and_one_step_away(space):
 
 def test_neighbours_of_the_gpu_include_every_inf1_size_at_one_core():
     space = SPACES["default"]
-    near = neighbours(Candidate("g4dn.xlarge", 1, 1, 1), space)
+    near = neighbours(candidate("g4dn.xlarge", 1), space)
     for instance in ("inf1.xlarge", "inf1.2xlarge", "inf1.6xlarge", "inf1.24xlarge"):
-        assert Candidate(instance, 1, 1, 1) in near
+        assert candidate(instance, 1, 1, 1) in near
 
 
 def _reached(start: Candidate, steps: dict[Candidate, list[Candidate]]) -> set[Candidate]:
@@ -110,18 +119,19 @@ def test_warm_start_is_data_parallel_and_the_heuristic_at_the_first_batch():
     space = SPACES["default"]
     runs = [decode(p, space) for p in warm_start(space, 85_057_538)]  # heuristic: 16 cores
     assert runs == [
-        Candidate("inf1.xlarge", 1, 1, 4),
-        Candidate("inf1.2xlarge", 1, 1, 4),
-        Candidate("inf1.6xlarge", 1, 1, 16),
-        Candidate("inf1.6xlarge", 1, 16, 1),
-        Candidate("inf1.24xlarge", 1, 1, 64),
-        Candidate("inf1.24xlarge", 1, 16, 4),
+        candidate("inf1.xlarge", 1, 1, 4),
+        candidate("inf1.2xlarge", 1, 1, 4),
+        candidate("inf1.6xlarge", 1, 1, 16),
+        candidate("inf1.6xlarge", 1, 16, 1),
+        candidate("inf1.24xlarge", 1, 1, 64),
+        candidate("inf1.24xlarge", 1, 16, 4),
     ]
 
 
 def _latency(c: Candidate) -> float:
     """A made-up landscape with its optimum away from where TPE starts."""
-    return c.batch_size * (1 + abs(c.pipeline_cores - 3)) * c.copies + (
+    cores, copies = cores_and_copies(c)
+    return c.batch_size * (1 + abs(cores - 3)) * copies + (
         0 if c.instance_type.startswith("inf1") else 5
     )
 

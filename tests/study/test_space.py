@@ -12,25 +12,36 @@ from hypothesis import strategies as st
 
 from autotune.catalog import get_instance, instance_names, price_set_names
 from autotune.errors import InputError
+from autotune.hardware import generation_of
 from autotune.models import TASKS
-from autotune.study import (
-    Candidate,
-    SearchSpace,
-    candidates,
-    load_space,
-    parse_space,
-    with_overrides,
-)
+from autotune.study import SearchSpace, load_space, parse_space, with_overrides
 from autotune.study._space import default_space_path
+from autotune.study.write import Candidate, candidates, check_space
+from autotune.values import Deployment
+from tests.study.helpers import candidate, cores_and_copies
 
 BASE: dict[str, Any] = {"instances": ["inf1.xlarge"], "batch_sizes": [1, 2]}
 
 
+GPUS = {"g4dn.xlarge"}
+
+
 def valid(c: Candidate) -> bool:
     instance = get_instance(c.instance_type)
-    if instance.is_gpu:
-        return c.pipeline_cores == 1 and c.copies == 1
-    return 1 <= c.pipeline_cores <= instance.cores and c.copies * c.pipeline_cores <= instance.cores
+    if c.instance_type in GPUS:
+        return c.chosen == ()  # a GPU has no deployment knobs
+    if instance.accelerator.generation != "neuroncore-v1":
+        # Another generation's knobs: its own tests say which are valid; here the deployment
+        # must at least be one the generation accepts.
+        generation_of(instance).resolve(instance, c.deployment())
+        return True
+    cores, copies = cores_and_copies(c)
+    return (
+        [name for name, _ in c.chosen] == ["pipeline_cores", "copies"]
+        and 1 <= cores <= instance.cores
+        and copies >= 1
+        and copies * cores <= instance.cores
+    )
 
 
 # --- the shipped default ---------------------------------------------------------------------
@@ -59,25 +70,33 @@ def test_default_candidates_are_valid_and_complete(default):
     assert found and all(valid(c) for c in found)
     assert len(set(found)) == len(found)
     expected = {
-        Candidate(i, b, p, c)
+        candidate(i, b, p, c)
         for i in default.instances
+        if i not in GPUS
         for b in default.batch_sizes
         for p in range(1, get_instance(i).cores + 1)
         for c in range(1, get_instance(i).cores + 1)
-        if valid(Candidate(i, b, p, c))
-    }
+        if valid(candidate(i, b, p, c))
+    } | {candidate(i, b) for i in default.instances if i in GPUS for b in default.batch_sizes}
     assert set(found) == expected
     assert {c.instance_type for c in found} == set(default.instances)
     assert {c.batch_size for c in found} == set(default.batch_sizes)
     gpu = [c for c in found if c.instance_type == "g4dn.xlarge"]
-    assert {(c.pipeline_cores, c.copies) for c in gpu} == {(1, 1)}
-    assert max(c.pipeline_cores for c in found if c.instance_type == "inf1.24xlarge") == 64
+    assert {c.chosen for c in gpu} == {()}
+    assert len(gpu) == len(default.batch_sizes)
+    biggest = [c for c in found if c.instance_type == "inf1.24xlarge"]
+    assert max(cores_and_copies(c)[0] for c in biggest) == 64
 
 
-def test_candidate_groups_and_key():
-    c = Candidate("inf1.6xlarge", 4, 4, 3)
-    assert c.group_sizes == (4, 4, 4)
+def test_candidate_deployment_value_and_key():
+    c = candidate("inf1.6xlarge", 4, 4, 3)
+    assert c.deployment() == Deployment.of("inf1.6xlarge", pipeline_cores=4, group_sizes=(4,) * 3)
+    assert c.deployment().knob("group_sizes") == (4, 4, 4)
+    assert (c.value("batch_size"), c.value("pipeline_cores"), c.value("copies")) == (4, 4, 3)
     assert c.key == "inf1.6xlarge/b4/p4/x3"
+    gpu = candidate("g4dn.xlarge", 2)
+    assert gpu.deployment() == Deployment("g4dn.xlarge") and gpu.deployment().knobs == ()
+    assert gpu.key == "g4dn.xlarge/b2"
 
 
 @pytest.mark.parametrize(
@@ -90,7 +109,7 @@ def test_candidate_groups_and_key():
 )
 def test_pipeline_and_copies_lists_are_cut_to_what_fits(extra, expected):
     space = parse_space({"instances": ["inf1.xlarge"], "batch_sizes": [1], **extra})
-    assert {(c.pipeline_cores, c.copies) for c in candidates(space)} == expected
+    assert {cores_and_copies(c) for c in candidates(space)} == expected
 
 
 def test_lists_are_sorted_and_deduplicated():
@@ -131,14 +150,6 @@ BAD: dict[str, tuple[dict[str, Any], list[str]]] = {
     "negative constraint": ({**BASE, "constraints": {"max_p95_ms": -1}}, ["max_p95_ms"]),
     "constraints not a mapping": ({**BASE, "constraints": [1]}, ["constraints"]),
     "missing instances": ({"batch_sizes": [1]}, ["instances"]),
-    "pipeline cores above every instance": (
-        {"instances": ["inf1.xlarge", "g4dn.xlarge"], "batch_sizes": [1], "pipeline_cores": [8]},
-        ["pipeline_cores", "[8]", "4"],
-    ),
-    "no candidate fits": (
-        {"instances": ["inf1.xlarge"], "batch_sizes": [1], "copies": [8]},
-        ["no candidate"],
-    ),
 }
 
 
@@ -151,6 +162,52 @@ def test_bad_space_names_the_key(raw, names):
     assert "\n" not in message
     for name in names:
         assert name in message
+
+
+# Spaces well-formed on their own whose lists fit no instance: the write side refuses them
+# (``check_space``, which consults the hardware generations; ``autotune study`` calls it).
+UNFIT: dict[str, tuple[dict[str, Any], str]] = {
+    "pipeline cores above every instance": (
+        {"instances": ["inf1.xlarge", "g4dn.xlarge"], "batch_sizes": [1], "pipeline_cores": [8]},
+        "space.yaml: pipeline_cores [8] fit no instance of the space; accepted there: 1 to 4",
+    ),
+    "copies above every instance": (
+        {"instances": ["inf1.xlarge"], "batch_sizes": [1], "copies": [8]},
+        "space.yaml: copies [8] fit no instance of the space; accepted there: 1 to 4",
+    ),
+    "one instance that fits is enough": (  # 16 pipeline cores fit the 6xlarge only
+        {"instances": ["inf1.xlarge", "inf1.6xlarge"], "batch_sizes": [1], "pipeline_cores": [16]},
+        None,
+    ),
+    "no candidate fits": (  # 4 copies fit, 4 cores fit, but not 4 copies of 4 cores
+        {"instances": ["inf1.xlarge"], "batch_sizes": [1], "pipeline_cores": [4], "copies": [4]},
+        "space.yaml: no candidate deployment fits any instance of the space",
+    ),
+}
+
+
+@pytest.mark.parametrize("raw,message", list(UNFIT.values()), ids=list(UNFIT))
+def test_a_space_that_fits_no_instance_is_refused_by_check_space(raw, message):
+    space = parse_space(raw, "space.yaml")  # well-formed: the document alone is fine
+    if message is None:
+        check_space(space, "space.yaml")
+        assert candidates(space) == [candidate("inf1.6xlarge", 1, 16, 1)]
+        return
+    with pytest.raises(InputError) as info:
+        check_space(space, "space.yaml")
+    assert str(info.value) == message
+
+
+def test_a_listed_value_must_fit_some_instance_even_if_another_has_candidates():
+    # The GPU has candidates, but the 8 pipeline cores asked for fit no inf1 of the space.
+    space = parse_space(UNFIT["pipeline cores above every instance"][0])
+    assert candidates(space) == [candidate("g4dn.xlarge", 1)]
+    assert not candidates(parse_space(UNFIT["no candidate fits"][0]))
+
+
+def test_check_space_passes_spaces_with_candidates(default):
+    check_space(default)
+    check_space(parse_space(BASE))
 
 
 @pytest.mark.parametrize("raw", [None, [], ["instances"], "instances: x", 3])
@@ -260,10 +317,18 @@ def test_overrides_apply_and_none_keeps():
     assert {c.instance_type for c in candidates(changed)} == {"g4dn.xlarge"}
 
 
+def test_overrides_that_fit_no_instance_are_refused_by_check_space():
+    space = with_overrides(parse_space(BASE), pipeline_cores=(99,))  # well-formed
+    with pytest.raises(InputError) as info:
+        check_space(space)
+    assert str(info.value) == (
+        "search space: pipeline_cores [99] fit no instance of the space; accepted there: 1 to 4"
+    )
+
+
 @pytest.mark.parametrize(
     "overrides,names",
     [
-        ({"pipeline_cores": (99,)}, ["pipeline_cores", "99"]),
         ({"batch_sizes": (0,)}, ["batch_sizes"]),
         ({"instances": ("inf9.huge",)}, ["'inf9.huge'"]),
         ({"seq_len": -1}, ["seq_len"]),
@@ -333,6 +398,7 @@ def raw_spaces(draw: st.DrawFn) -> dict[object, object]:
 def test_parse_space_fuzz(raw):
     try:
         space = parse_space(raw)
+        check_space(space)
     except InputError as e:
         assert str(e).startswith("search space")
         assert "\n" not in str(e)

@@ -11,10 +11,14 @@ from collections import Counter
 from pathlib import Path
 
 import optuna
+import pytest
 
 from storage import ResultStore
 from tests.storage.conftest import db_url, postgres_admin  # noqa: F401  (fixtures)
 from tests.study.helpers import MINILM
+
+# Real studies in killed and concurrent processes, on SQLite and PostgreSQL.
+pytestmark = pytest.mark.slow
 
 # Three instance sizes and four batches: enough candidates (588) that workers rarely collide,
 # and few pipeline-core counts, so only 12 plans are compiled.

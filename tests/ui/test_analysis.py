@@ -8,16 +8,19 @@ import optuna
 import pytest
 
 from autotune.study import Goals
-from tests.ui.records import CHEAP, FAST, PARETO, RECORDS, WORSE, pipeline, rec
+from tests.factories import gpu_record, pipeline_record, record
+from tests.ui.records import CHEAP, FAST, PARETO, RECORDS, WORSE
 from ui import analysis
 
 
-def test_deployment_modes() -> None:
-    assert analysis.deployment_mode(rec(0)) == "data-parallel"
-    assert analysis.deployment_mode(rec(0, pipeline_cores=4, group_sizes=(4,))) == "pipeline"
-    assert analysis.deployment_mode(rec(0, pipeline_cores=2, group_sizes=(2, 2))) == "mixed"
-    gpu = rec(0, instance_type="g4dn.xlarge", group_sizes=(1,))
-    assert analysis.deployment_mode(gpu) == "gpu"
+def test_deployment_mode_is_the_generations_own_word_for_it() -> None:
+    # The mode is named by the hardware generation when the trial runs, and stored with it.
+    assert analysis.deployment_mode(record(0)) == "data-parallel"
+    assert analysis.deployment_mode(record(0, pipeline_cores=4, group_sizes=(4,))) == "pipeline"
+    assert analysis.deployment_mode(record(0, pipeline_cores=2, group_sizes=(2, 2))) == "mixed"
+    assert analysis.deployment_mode(gpu_record(0)) == "gpu"
+    # Whatever the record says, not recomputed from its knobs.
+    assert analysis.deployment_mode(record(0, mode="tensor-parallel")) == "tensor-parallel"
 
 
 def test_pareto_info_draws_each_config_once_and_sorts_the_front_by_latency() -> None:
@@ -47,7 +50,7 @@ def test_throughput_front_keeps_points_no_faster_config_outserves() -> None:
 
 def test_fleet_studies_plot_the_fleet_cost() -> None:
     goals = Goals("pareto", target_qps=10_000)
-    r = rec(0, fleet_size=3, throughput=4000.0)
+    r = record(0, fleet_size=3, throughput=4000.0)
     point = analysis.pareto_info([r], goals).points[0]
     assert point.cost == pytest.approx(3 * 0.228)
     assert analysis.pareto_info([r], goals).y_label == "fleet $/h"
@@ -88,10 +91,11 @@ def test_study_row_summarises_counts_state_and_recommendation() -> None:
 
 
 def test_trial_detail_converts_units_groups_cores_by_chip_and_explains() -> None:
-    detail = analysis.trial_detail(rec(0, core_utilization=(0.9, 0.8, 0.7, 0.6, 0.5)))
+    detail = analysis.trial_detail(record(0, core_utilization=(0.9, 0.8, 0.7, 0.6, 0.5)))
     stage = detail.stages[0]
     assert (stage.n_ops, stage.tensor_gflop, stage.weight_mb) == (10, 2.0, 3.0)
     assert stage.service_ms == pytest.approx(1.0)
+    assert (stage.compute_ms, stage.dram_ms) == pytest.approx((0.6, 0.4))
     assert stage.busy_pct == pytest.approx(50.0)
     assert [c.cores for c in detail.chips] == [(0, 1, 2, 3), (4,)]
     assert detail.chips[0].mean == pytest.approx(0.75)
@@ -100,7 +104,7 @@ def test_trial_detail_converts_units_groups_cores_by_chip_and_explains() -> None
 
 
 def test_timeline_of_one_client_runs_requests_back_to_back() -> None:
-    bars = analysis.timeline(pipeline(0, [1.0, 2.0], group_sizes=(2,), concurrency=1), 2)
+    bars = analysis.timeline(pipeline_record(0, [1.0, 2.0], group_sizes=(2,), concurrency=1), 2)
     assert [(b.request, b.stage, b.start_ms, b.end_ms) for b in bars] == [
         (0, 0, 0.0, 1.0),
         (0, 1, 1.0, 3.0),
@@ -110,7 +114,7 @@ def test_timeline_of_one_client_runs_requests_back_to_back() -> None:
 
 
 def test_timeline_pipelines_requests_of_several_clients() -> None:
-    r = pipeline(0, [1.0, 2.0], group_sizes=(2,), concurrency=2)
+    r = pipeline_record(0, [1.0, 2.0], group_sizes=(2,), concurrency=2)
     bars = analysis.timeline(r, 4)
     ends = {(b.request, b.stage): (b.start_ms, b.end_ms) for b in bars}
     # Request 1 enters stage 0 while request 0 is in stage 1, then waits for stage 1.
@@ -123,7 +127,7 @@ def test_timeline_pipelines_requests_of_several_clients() -> None:
 
 
 def test_timeline_spreads_clients_over_copies_on_their_own_cores() -> None:
-    r = rec(0, group_sizes=(1, 1), concurrency=2)
+    r = record(0, group_sizes=(1, 1), concurrency=2, copy_cores=((0,), (1,)))
     bars = analysis.timeline(r, 4)
     assert [(b.copy, b.core, b.start_ms) for b in bars] == [
         (0, 0, 0.0),
@@ -131,6 +135,22 @@ def test_timeline_spreads_clients_over_copies_on_their_own_cores() -> None:
         (0, 0, 1.0),
         (1, 1, 1.0),
     ]
+
+
+def test_timeline_draws_the_cores_the_record_names() -> None:
+    # Two 2-stage copies placed from core 4 on (the generation's placement, stored with the
+    # result): each bar sits on the core of its copy's stage, never recomputed from the knobs.
+    r = pipeline_record(
+        0, [1.0, 2.0], group_sizes=(2, 2), concurrency=2, copy_cores=((4, 5), (6, 7))
+    )
+    bars = analysis.timeline(r, 2)
+    assert [(b.request, b.copy, b.stage, b.core) for b in bars] == [
+        (0, 0, 0, 4),
+        (0, 0, 1, 5),
+        (1, 1, 0, 6),
+        (1, 1, 1, 7),
+    ]
+    assert {b.core for b in analysis.timeline(gpu_record(0), 3)} == {0}
 
 
 def test_history_keeps_the_running_best_of_feasible_trials() -> None:

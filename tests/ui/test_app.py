@@ -16,9 +16,10 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from autotune.study._export import render, spec_from_record
-from autotune.study._objectives import Goals, unique
-from storage import ResultStore, TrialRecord
+from autotune.study import Goals, unique
+from autotune.study.read import render, spec_from_record
+from autotune.values import TrialRecord
+from storage import ResultStore
 from tests.study.helpers import sqlite_url
 from ui import analysis
 from ui.charts import FRONT_NAME, INFEASIBLE_NAME
@@ -114,7 +115,7 @@ def test_pareto_chart_greys_infeasible_points(app: AppTest, url: str) -> None:
     app.sidebar.selectbox(key="study").set_value("ui-cost")
     show(app, "Pareto front")
     records = unique(ResultStore(url, read_only=True).records("ui-cost"))
-    infeasible = [r for r in records if r.latency_p95_ms > 0.8]
+    infeasible = [r for r in records if r.latency.p95_ms > 0.8]
     assert infeasible, "the constrained study should have infeasible trials"
     (fig,) = figures(app)
     grey = [t for t in fig["data"] if t["name"] == INFEASIBLE_NAME]
@@ -153,8 +154,8 @@ def test_trial_page_shows_the_chosen_trial(app: AppTest, records: list[TrialReco
     last = records[-1]
     app.selectbox(key="trial_number").set_value(last.trial_number).run()
     assert not app.exception
-    assert len(app.dataframe[0].value) == len(last.stages)
-    assert app.info[0].value.startswith(f"Limited by {last.bottleneck}")
+    assert len(app.dataframe[0].value) == len(last.result.stages)
+    assert app.info[0].value.startswith(f"Limited by {last.result.bottleneck}")
     assert any("Reconstructed" in c.value for c in app.caption)
 
 
@@ -235,7 +236,7 @@ def test_database_without_studies_and_study_without_trials(
 ) -> None:
     import optuna
 
-    from autotune.study import rdb_storage
+    from autotune.study.read import rdb_storage
 
     url = sqlite_url(tmp_path)
     ResultStore(url).close()  # autotune's tables, no study yet

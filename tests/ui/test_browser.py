@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 
-from autotune.study._queries import open_existing
+from autotune.study.read import open_existing
 from storage import ResultStore
 from ui import analysis
+
+pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -164,7 +166,7 @@ def test_pareto_trial_and_export_in_a_real_browser(
     _go_to(page, "Trial detail", f"Trial detail: {STUDY}")
     _select(page, "trial", str(chosen.trial_number))
     page.get_by_text(f"trial {chosen.trial_number}", exact=False).first.wait_for()
-    page.get_by_text(f"Limited by {chosen.bottleneck}", exact=False).wait_for()
+    page.get_by_text(f"Limited by {chosen.result.bottleneck}", exact=False).wait_for()
     page.screenshot(path=tmp_path / "trial.png", full_page=True)
 
     exported = records[2]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from autotune.study import Goals
-from tests.ui.records import RECORDS, pipeline, rec
+from tests.factories import pipeline_record, record
+from tests.ui.records import RECORDS
 from ui import analysis, charts
 
 
 def test_pareto_figure_has_a_trace_per_instance_and_mode_grey_infeasible_and_the_front() -> None:
-    records = [*RECORDS, rec(5, pipeline_cores=4, group_sizes=(4,), latency_p95_ms=9.0)]
+    records = [*RECORDS, record(5, pipeline_cores=4, group_sizes=(4,), p95_ms=9.0)]
     info = analysis.pareto_info(records, Goals("pareto", max_p95_ms=2.5))
     fig = charts.pareto_figure(info, log_axes=True)
     by_name = {t.name: t for t in fig.data}
@@ -27,7 +28,7 @@ def test_pareto_figure_has_a_trace_per_instance_and_mode_grey_infeasible_and_the
 
 
 def test_timeline_figure_has_one_bar_per_request_and_stage() -> None:
-    bars = analysis.timeline(pipeline(0, [1.0, 2.0], group_sizes=(2,), concurrency=2), 3)
+    bars = analysis.timeline(pipeline_record(0, [1.0, 2.0], group_sizes=(2,), concurrency=2), 3)
     fig = charts.timeline_figure(bars)
     assert len(fig.data) == 3
     assert list(fig.data[1].base) == [1.0, 3.0]

@@ -9,9 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from storage import default_storage_url
+from ui import analysis
 from ui.data import ENV_VAR, load_study, storage_url, study_rows
 
-APP = str(Path(__file__).parents[2] / "ui" / "app.py")
+APP = str(Path(analysis.__file__).parent / "app.py")
 
 
 def test_storage_url_from_arguments_then_environment_then_working_directory(
