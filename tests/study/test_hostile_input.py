@@ -270,6 +270,14 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
             ["worker", "--study-name", "small"],
         )
     },
+    # a read command without --study-name on a storage of several studies
+    **{
+        f"{command} without a study name": (
+            on_db(command),
+            ["3 studies in", "give --study-name", "small (min-latency, 3 trials)"],
+        )
+        for command in ("trials", "best", "export", "worker")
+    },
     # a study name reused with a different objective or space
     "reuse other objective": (
         study("--study-name", "small", "--objective", "max-throughput"),

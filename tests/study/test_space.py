@@ -407,6 +407,17 @@ def test_parse_space_fuzz(raw):
         assert candidates(space) and all(valid(c) for c in candidates(space))
 
 
+@pytest.mark.parametrize(
+    "path", sorted(default_space_path().parent.glob("*.yaml")), ids=lambda p: p.name
+)
+def test_every_shipped_space_is_searchable(path):
+    space = load_space(path)
+    check_space(space, str(path))
+    found = candidates(space)
+    assert found and len(set(found)) == len(found) and all(valid(c) for c in found)
+    assert {c.instance_type for c in found} == set(space.instances)
+
+
 def test_default_file_parses_like_load_space():
     raw = yaml.safe_load(default_space_path().read_text())
     assert parse_space(raw) == load_space() == load_space(default_space_path())
