@@ -34,6 +34,7 @@ class Accelerator:
     systolic_rows: int
     systolic_cols: int
     compute_dtype_bytes: int
+    int8_ops_per_core: float = 0.0  # INT8 tensor peak, where published (GPUs)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def _accelerator(name: str, raw: dict[str, Any]) -> Accelerator:
         systolic_rows=int(raw.get("systolic_rows", 1)),
         systolic_cols=int(raw.get("systolic_cols", 1)),
         compute_dtype_bytes=int(raw["compute_dtype_bytes"]),
+        int8_ops_per_core=float(raw.get("int8_ops_per_core", 0.0)),
     )
 
 

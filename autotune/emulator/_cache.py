@@ -2,11 +2,14 @@
 
 Plans are stored as JSON named by their key; loading never unpickles anything, and a file whose
 content does not parse into a plan with that very key is ignored and recompiled. Graph summaries
-are kept in memory for the process: one capture serves every plan of that shape.
+are kept in memory for the process and on disk beside the plans (a capture takes ~10 s; the
+calibration fit and the cross-validation need dozens of shapes): one capture serves every plan
+of that shape.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -14,6 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from autotune.emulator._graph import SUMMARY_VERSION
 from autotune.hardware import GraphSummary, Plan
 
 
@@ -83,5 +87,24 @@ class CompileCache:
         """The graph summary of ``shape`` (identity, task, batch, seq), captured once."""
         with self._lock:
             if shape not in self._graphs:
-                self._graphs[shape] = capture()
+                self._graphs[shape] = self._stored_graph(shape) or self._capture(shape, capture)
             return self._graphs[shape]
+
+    @staticmethod
+    def _graph_name(shape: tuple[str, str, int, int]) -> str:
+        # The summary depends on the graph code, which its version names.
+        key = json.dumps([*shape, SUMMARY_VERSION]).encode()
+        return f"graph-{hashlib.sha256(key).hexdigest()}.json"
+
+    def _stored_graph(self, shape: tuple[str, str, int, int]) -> GraphSummary | None:
+        try:
+            return GraphSummary.from_json(self._read(self._graph_name(shape)))
+        except (OSError, ValueError, TypeError, KeyError, RecursionError, AttributeError):
+            return None  # missing, unreadable or tampered with: capture again
+
+    def _capture(
+        self, shape: tuple[str, str, int, int], capture: Callable[[], GraphSummary]
+    ) -> GraphSummary:
+        graph = capture()
+        self._write(self._graph_name(shape), graph.to_json())
+        return graph

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from torch.export import ExportedProgram
 
 
+# Bumped whenever what ``summarize`` reads off a graph changes: it names stored summaries.
+SUMMARY_VERSION = "1"
+
 # Operators that only move or relabel data, and graph bookkeeping.
 _FREE = {
     "view",
@@ -169,7 +172,11 @@ def _values(program: ExportedProgram, ops: list[OpCost]) -> tuple[Value, ...]:
     signature = program.graph_signature
     weights = set(signature.inputs_to_parameters) | set(signature.inputs_to_buffers)
     index = {op.name: i for i, op in enumerate(ops)}
-    position, root, made, last, size = -1, {}, {}, {}, {}
+    position = -1
+    root: dict[str, str] = {}
+    made: dict[str, int] = {}
+    last: dict[str, int] = {}
+    size: dict[str, int] = {}
     for node in program.graph.nodes:
         position = index.get(node.name, position)
         sources = [a for a in node.all_input_nodes if a.name not in weights]

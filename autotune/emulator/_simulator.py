@@ -7,10 +7,11 @@ stage is a FIFO server on one core (a copy's requests never overtake each other)
 the tandem-queue recursion ``done = max(arrival, stage_free) + service``. Clients are served in
 time order from a heap, which makes the whole run one ``heapq`` loop.
 
-A stage's service is ``max(compute, memory traffic / bandwidth share) + overhead``: engines and
-DMA overlap. A memory domain's bandwidth (a chip's DRAM) is shared by its cores in proportion to
-how much each streams; that share depends on the load it produces, so it is found by a short
-fixed-point iteration.
+A stage's service is the sum over its phases of ``max(compute, memory traffic / bandwidth)``
+plus overhead: within a phase engines and DMA overlap. A memory domain's bandwidth (a chip's
+DRAM) is shared by its cores in proportion to how much each streams, and one core never moves
+more than its own DMA limit; the share depends on the load it produces, so it is found by a
+short fixed-point iteration.
 Every service time carries log-normal jitter from the seeded generator: p95 comes from that
 jitter and from queueing, never from a constant factor.
 """
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from autotune.hardware import Server, ServiceModel
-from autotune.values import MAX_REQUESTS
 
 _FIXED_POINT_ROUNDS = 4
 _FIXED_POINT_REQUESTS = 400
@@ -39,18 +39,18 @@ class Latency:
 
 @dataclass(frozen=True)
 class StageTiming:
-    """Service time parts of stage ``index`` (averaged over copies), and how busy it was."""
+    """Service time parts of stage ``index`` (averaged over copies), and how busy it was.
+
+    ``service_s`` is less than the sum of the parts: DMA and engines overlap within a phase.
+    """
 
     index: int
+    service_s: float
     compute_s: float
     dram_s: float
     link_s: float
     overhead_s: float
     busy_fraction: float
-
-    @property
-    def service_s(self) -> float:
-        return max(self.compute_s, self.dram_s) + self.overhead_s + self.link_s
 
 
 @dataclass(frozen=True)
@@ -79,14 +79,19 @@ class _Run:
     issued: np.ndarray
     completed: np.ndarray
     core_busy: dict[int, float]
-    streams: dict[int, list[tuple[float, float]]]  # per core: when it streamed from memory
+    # Per core: its services (start, end) and the fraction of them it spent streaming.
+    streams: dict[int, list[tuple[float, float, float]]]
     host_busy: float
 
 
 def _memory_s(m: ServiceModel, share: dict[int, float]) -> list[list[float]]:
     """Per copy and stage: seconds of memory traffic under the current bandwidth shares."""
-    bandwidth = m.domain_bandwidth
-    return [[s.memory_bytes * share[s.core] / bandwidth for s in copy] for copy in m.copies]
+    return [[s.memory_bytes / m.bandwidth(share[s.core]) for s in copy] for copy in m.copies]
+
+
+def _busy_s(m: ServiceModel, share: dict[int, float]) -> list[list[float]]:
+    """Per copy and stage: engine and DMA time under the current bandwidth shares."""
+    return [[s.busy_s(m.bandwidth(share[s.core])) for s in copy] for copy in m.copies]
 
 
 def _run(
@@ -103,16 +108,20 @@ def _run(
     rng = np.random.default_rng(seed)
     jit = _jitter(rng, m.jitter_sigma, (requests, n_stages + 1)).tolist()
 
-    # Per copy and stage: base service and the memory part of it under the current shares.
-    memory_s = _memory_s(m, share)
+    # Per copy and stage: base service, and the fraction of it spent streaming.
+    memory_s, busy_s = _memory_s(m, share), _busy_s(m, share)
     base = [
-        [max(s.compute_s, dr) + overhead + s.link_s for s, dr in zip(cp, memory_s[i], strict=True)]
+        [b + overhead + s.link_s for s, b in zip(cp, busy_s[i], strict=True)]
         for i, cp in enumerate(copies)
+    ]
+    streaming = [
+        [mem / svc for mem, svc in zip(memory_s[i], base[i], strict=True)]
+        for i in range(len(copies))
     ]
     cores_of = [[s.core for s in cp] for cp in copies]
     free = [[0.0] * n_stages for _ in copies]
     busy = {c: 0.0 for cores in cores_of for c in cores}
-    streams: dict[int, list[tuple[float, float]]] = {c: [] for c in busy}
+    streams: dict[int, list[tuple[float, float, float]]] = {c: [] for c in busy}
     hosts = [0.0] * m.host_slots
     host_busy = 0.0
     clients = [(0.0, i) for i in range(concurrency)]
@@ -135,8 +144,8 @@ def _run(
             row[k] = begin + s
             arrival = begin + s
             busy[cores[k]] += s
-            if record_streams:
-                streams[cores[k]].append((begin, begin + memory_s[c][k] * j[k]))
+            if record_streams and streaming[c][k] > 0:
+                streams[cores[k]].append((begin, begin + s, streaming[c][k]))
         latencies[r] = arrival - t
         issued[r] = t
         completed[r] = arrival
@@ -162,31 +171,34 @@ def _window(run: _Run, concurrency: int) -> tuple[np.ndarray, float]:
 def _shares(domain_of: dict[int, int], run: _Run) -> dict[int, float]:
     """Each core's memory slowdown: one plus how many other cores of its domain stream with it.
 
-    A sweep over the streaming intervals of each domain: a core pays only for the streaming that
-    really overlaps its own (a lone request walking a pipeline contends with nobody).
+    A sweep over the services of each domain, each streaming for a fraction of its length
+    (spread over it: phases alternate between DMA-bound and engine-bound): a core pays only for
+    the streaming that really overlaps its own (a lone request walking a pipeline contends with
+    nobody).
     """
-    events: dict[int, list[tuple[float, int, int]]] = {}
+    events: dict[int, list[tuple[float, int, int, float]]] = {}
     for core, intervals in run.streams.items():
         domain = events.setdefault(domain_of[core], [])
-        for start, end in intervals:
+        for start, end, fraction in intervals:
             if end > start:
-                domain += [(start, 1, core), (end, -1, core)]
+                domain += [(start, 1, core, fraction), (end, -1, core, fraction)]
     own = dict.fromkeys(run.streams, 0.0)
     overlap = dict.fromkeys(run.streams, 0.0)
     for domain_events in events.values():
         domain_events.sort()
-        active: dict[int, int] = {}
+        active: dict[int, float] = {}
         previous = 0.0
-        for t, kind, core in domain_events:
+        for t, kind, core, fraction in domain_events:
             if active and t > previous:
-                others = len(active) - 1
-                for a in active:
-                    own[a] += t - previous
-                    overlap[a] += others * (t - previous)
+                total = sum(active.values())
+                for a, f in active.items():
+                    own[a] += f * (t - previous)
+                    overlap[a] += f * (total - f) * (t - previous)
             previous = t
-            active[core] = active.get(core, 0) + kind
-            if active[core] == 0:
-                del active[core]
+            if kind > 0:
+                active[core] = fraction
+            else:
+                active.pop(core, None)
     return {c: 1.0 + overlap[c] / own[c] if own[c] > 0 else 1.0 for c in own}
 
 
@@ -202,7 +214,9 @@ def simulate(
     for _ in range(_FIXED_POINT_ROUNDS if m.shares_memory else 0):
         run = _run(m, share, concurrency, probe, seed, record_streams=True)
         new = _shares(domain_of, run)
-        share = {c: (share[c] + new[c]) / 2 for c in share}
+        # More contention makes streaming longer and so more contended: the map is monotone,
+        # and iterating it from "every core streams at once" descends to its fixed point.
+        share = new
     run = _run(m, share, concurrency, requests, seed)
     return _summarise(m, batch, share, run, concurrency, requests, seed)
 
@@ -249,13 +263,13 @@ def _stage_timings(
     n = len(m.copies)
     for k in range(len(m.copies[0])):
         servers: list[Server] = [copy[k] for copy in m.copies]
+        busy = sum(s.busy_s(m.bandwidth(share[s.core])) + s.link_s for s in servers) / n
         out.append(
             StageTiming(
                 index=k,
+                service_s=busy + m.stage_overhead_s,
                 compute_s=sum(s.compute_s for s in servers) / n,
-                dram_s=sum(s.memory_bytes * share[s.core] for s in servers)
-                / m.domain_bandwidth
-                / n,
+                dram_s=sum(s.memory_bytes / m.bandwidth(share[s.core]) for s in servers) / n,
                 link_s=sum(s.link_s for s in servers) / n,
                 overhead_s=m.stage_overhead_s,
                 busy_fraction=sum(util[s.core] for s in servers) / n,

@@ -49,8 +49,9 @@ class Generation(Protocol):
         instance accepts otherwise."""
         ...
 
-    def baselines(self, instance: Instance, weights: int) -> list[Deployment]:
-        """Deployments worth trying first on ``instance`` for a model of ``weights`` parameters."""
+    def baselines(self, instance: Instance, weights: int) -> list[dict[str, Knob]]:
+        """Choices worth trying first on ``instance`` for a model of ``weights`` parameters
+        (a value for some of the dimensions; the study fills in the rest)."""
         ...
 
     # --- graph -> plan ----------------------------------------------------------------------

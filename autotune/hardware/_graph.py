@@ -7,8 +7,10 @@ compiler never touches torch.
 from __future__ import annotations
 
 import bisect
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -91,3 +93,23 @@ class GraphSummary:
             for boundary in range(stage(v.made_at), stage(v.last_used_at)):
                 crossing[boundary] += v.elements
         return crossing[:-1]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> GraphSummary:
+        """Rebuild a summary from ``to_json`` output; raises on any mismatch."""
+        raw: Any = json.loads(text)
+        ops = tuple(
+            OpCost(
+                **{
+                    **op,
+                    "matmuls": tuple(Matmul(**mm) for mm in op["matmuls"]),
+                    "weights": tuple((str(n), int(e)) for n, e in op["weights"]),
+                }
+            )
+            for op in raw["ops"]
+        )
+        values = tuple(Value(**v) for v in raw["values"])
+        return cls(ops, values, int(raw["input_bytes"]), int(raw["output_bytes"]))

@@ -20,7 +20,9 @@ class Dimension:
     log: bool = False
 
 
-def refuse_unknown(instance: Instance, given: Mapping[str, Any], accepted: Mapping[str, str]) -> None:
+def refuse_unknown(
+    instance: Instance, given: Mapping[str, Any], accepted: Mapping[str, str]
+) -> None:
     """``InputError`` for knobs the instance does not take, naming the ones it does."""
     unknown = sorted(set(given) - set(accepted))
     if not unknown:

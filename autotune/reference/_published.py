@@ -33,7 +33,9 @@ class PublishedRow:
         if self.pipeline_cores is None:
             return Deployment(self.instance_type)
         groups = (self.pipeline_cores,) * self.copies
-        return Deployment.of(self.instance_type, pipeline_cores=self.pipeline_cores, group_sizes=groups)
+        return Deployment.of(
+            self.instance_type, pipeline_cores=self.pipeline_cores, group_sizes=groups
+        )
 
     @property
     def clients(self) -> int:
@@ -57,7 +59,9 @@ def published_rows() -> list[PublishedRow]:
                 instance_type=r["instance_type"],
                 batch_size=int(r["batch_size"]),
                 mode=r["mode"],
-                pipeline_cores=int(r["neuroncores_per_model"]) if r["neuroncores_per_model"] else None,
+                pipeline_cores=int(r["neuroncores_per_model"])
+                if r["neuroncores_per_model"]
+                else None,
                 copies=int(r["model_copies"]),
                 throughput=float(r["throughput_seq_per_s"]),
                 latency_p95_s=float(r["latency_p95_s"]),
