@@ -80,7 +80,7 @@ class _Run:
     completed: np.ndarray
     core_busy: dict[int, float]
     # Per core: its services (start, end) and the fraction of them it spent streaming.
-    streams: dict[int, list[tuple[float, float, float]]]
+    streams: dict[int, tuple[np.ndarray, np.ndarray, float]]
     host_busy: float
 
 
@@ -100,13 +100,13 @@ def _run(
     concurrency: int,
     requests: int,
     seed: int,
-    record_streams: bool = False,
 ) -> _Run:
     copies = m.copies
     overhead, host_s, pcie = m.stage_overhead_s, m.host_s, m.transfer_s
     n_stages = len(copies[0])
     rng = np.random.default_rng(seed)
-    jit = _jitter(rng, m.jitter_sigma, (requests, n_stages + 1)).tolist()
+    jitter = _jitter(rng, m.jitter_sigma, (requests, n_stages + 1))
+    jit = jitter.tolist()
 
     # Per copy and stage: base service, and the fraction of it spent streaming.
     memory_s, busy_s = _memory_s(m, share), _busy_s(m, share)
@@ -114,43 +114,62 @@ def _run(
         [b + overhead + s.link_s for s, b in zip(cp, busy_s[i], strict=True)]
         for i, cp in enumerate(copies)
     ]
-    streaming = [
-        [mem / svc for mem, svc in zip(memory_s[i], base[i], strict=True)]
-        for i in range(len(copies))
-    ]
-    cores_of = [[s.core for s in cp] for cp in copies]
     free = [[0.0] * n_stages for _ in copies]
-    busy = {c: 0.0 for cores in cores_of for c in cores}
-    streams: dict[int, list[tuple[float, float, float]]] = {c: [] for c in busy}
     hosts = [0.0] * m.host_slots
-    host_busy = 0.0
     clients = [(0.0, i) for i in range(concurrency)]
-    latencies = np.empty(requests)
-    issued = np.empty(requests)
-    completed = np.empty(requests)
+    latencies, issued, completed = [0.0] * requests, [0.0] * requests, [0.0] * requests
+    begins = [[0.0] * n_stages for _ in range(requests)]
+    which = [0] * requests
+    one_copy = len(copies) == 1
     for r in range(requests):
         t, client = heapq.heappop(clients)
         j = jit[r]
         start = max(t, heapq.heappop(hosts))
-        h = host_s * j[n_stages]
-        heapq.heappush(hosts, start + h)
-        host_busy += h
-        arrival = start + h + pcie
-        c = min(range(len(copies)), key=lambda i: free[i][0])
-        row, svc, cores = free[c], base[c], cores_of[c]
+        arrival = start + host_s * j[n_stages]
+        heapq.heappush(hosts, arrival)
+        arrival += pcie
+        c = 0 if one_copy else min(range(len(copies)), key=lambda i: free[i][0])
+        row, svc, began = free[c], base[c], begins[r]
         for k in range(n_stages):
-            s = svc[k] * j[k]
-            begin = arrival if arrival > row[k] else row[k]
-            row[k] = begin + s
-            arrival = begin + s
-            busy[cores[k]] += s
-            if record_streams and streaming[c][k] > 0:
-                streams[cores[k]].append((begin, begin + s, streaming[c][k]))
+            if row[k] > arrival:
+                arrival = row[k]
+            began[k] = arrival
+            arrival += svc[k] * j[k]
+            row[k] = arrival
+        which[r] = c
         latencies[r] = arrival - t
         issued[r] = t
         completed[r] = arrival
         heapq.heappush(clients, (arrival, client))
-    return _Run(latencies, issued, completed, busy, streams, host_busy)
+    return _Run(
+        np.asarray(latencies),
+        np.asarray(issued),
+        np.asarray(completed),
+        *_per_core(m, base, memory_s, np.asarray(begins), np.asarray(which), jitter),
+        host_busy=host_s * float(jitter[:, n_stages].sum()),
+    )
+
+
+def _per_core(
+    m: ServiceModel,
+    base: list[list[float]],
+    memory_s: list[list[float]],
+    begins: np.ndarray,
+    which: np.ndarray,
+    jitter: np.ndarray,
+) -> tuple[dict[int, float], dict[int, tuple[np.ndarray, np.ndarray, float]]]:
+    """How long each core was busy, and when it served (and so streamed)."""
+    busy: dict[int, float] = {}
+    streams: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+    for c, copy in enumerate(m.copies):
+        mine = which == c
+        for k, server in enumerate(copy):
+            services = base[c][k] * jitter[mine, k]
+            busy[server.core] = busy.get(server.core, 0.0) + float(services.sum())
+            if memory_s[c][k] > 0:
+                start = begins[mine, k]
+                streams[server.core] = (start, start + services, memory_s[c][k] / base[c][k])
+    return busy, streams
 
 
 def _window(run: _Run, concurrency: int) -> tuple[np.ndarray, float]:
@@ -176,30 +195,31 @@ def _shares(domain_of: dict[int, int], run: _Run) -> dict[int, float]:
     the streaming that really overlaps its own (a lone request walking a pipeline contends with
     nobody).
     """
-    events: dict[int, list[tuple[float, int, int, float]]] = {}
-    for core, intervals in run.streams.items():
-        domain = events.setdefault(domain_of[core], [])
-        for start, end, fraction in intervals:
-            if end > start:
-                domain += [(start, 1, core, fraction), (end, -1, core, fraction)]
-    own = dict.fromkeys(run.streams, 0.0)
-    overlap = dict.fromkeys(run.streams, 0.0)
-    for domain_events in events.values():
-        domain_events.sort()
-        active: dict[int, float] = {}
-        previous = 0.0
-        for t, kind, core, fraction in domain_events:
-            if active and t > previous:
-                total = sum(active.values())
-                for a, f in active.items():
-                    own[a] += f * (t - previous)
-                    overlap[a] += f * (total - f) * (t - previous)
-            previous = t
-            if kind > 0:
-                active[core] = fraction
-            else:
-                active.pop(core, None)
-    return {c: 1.0 + overlap[c] / own[c] if own[c] > 0 else 1.0 for c in own}
+    out = dict.fromkeys(domain_of, 1.0)
+    for domain in set(domain_of.values()):
+        cores = [c for c in run.streams if domain_of[c] == domain]
+        if not cores:
+            continue
+        # Events: a core's streaming fraction starts or stops; one column per core.
+        times = np.concatenate([np.concatenate(run.streams[c][:2]) for c in cores])
+        steps = np.zeros((len(times), len(cores)))
+        row = 0
+        for j, core in enumerate(cores):
+            starts, _, fraction = run.streams[core]
+            n = len(starts)
+            steps[row : row + n, j] = fraction
+            steps[row + n : row + 2 * n, j] = -fraction
+            row += 2 * n
+        order = np.argsort(times, kind="stable")
+        active = np.cumsum(steps[order], axis=0)[:-1]  # each core's fraction after each event
+        dt = np.diff(times[order])[:, None]
+        total = active.sum(axis=1, keepdims=True)
+        own = (dt * active).sum(axis=0)
+        overlap = (dt * active * (total - active)).sum(axis=0)
+        for j, core in enumerate(cores):
+            if own[j] > 0:
+                out[core] = 1.0 + max(0.0, float(overlap[j] / own[j]))
+    return out
 
 
 def simulate(
@@ -212,11 +232,14 @@ def simulate(
     share = {c: float(sum(1 for o in loaded if domain_of[o] == domain_of[c])) for c in loaded}
     probe = min(requests, max(_FIXED_POINT_REQUESTS, 20 * concurrency))
     for _ in range(_FIXED_POINT_ROUNDS if m.shares_memory else 0):
-        run = _run(m, share, concurrency, probe, seed, record_streams=True)
+        run = _run(m, share, concurrency, probe, seed)
         new = _shares(domain_of, run)
         # More contention makes streaming longer and so more contended: the map is monotone,
         # and iterating it from "every core streams at once" descends to its fixed point.
+        settled = all(abs(new[c] - share[c]) < 1e-3 * share[c] for c in share)
         share = new
+        if settled:
+            break
     run = _run(m, share, concurrency, requests, seed)
     return _summarise(m, batch, share, run, concurrency, requests, seed)
 

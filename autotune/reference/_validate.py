@@ -8,7 +8,7 @@ error; ``cross_validation`` refits leaving one source out at a time and predicts
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from autotune.emulator import CompileCache
@@ -154,10 +154,11 @@ def validation_table(
     calibration: Calibration | None = None,
     cache: CompileCache | None = None,
     requests: int = 1000,
+    rows: Sequence[Measurement] | None = None,
 ) -> list[ValidationRow]:
-    """Every public figure the catalog can run, predicted with ``calibration`` (default: the
-    shipped one), grouped by source."""
-    rows, _ = measurements()
+    """Every public figure the catalog can run (or ``rows``), predicted with ``calibration``
+    (default: the shipped one), grouped by source."""
+    rows = list(rows) if rows is not None else measurements()[0]
     cache = cache or CompileCache()
     predicted = predict(rows, calibration or load_calibration(), cache, requests)
     return _by_source([_row(m, p) for m, p in zip(rows, predicted, strict=True)])
@@ -169,9 +170,11 @@ def cross_validation(
     requests: int = 300,
     max_nfev: int = 60,
     progress: Callable[[str], None] | None = None,
+    rows: Sequence[Measurement] | None = None,
 ) -> list[ValidationRow]:
-    """Leave-one-source-out: refit without each source, predict that source's figures."""
-    rows, _ = measurements()
+    """Leave-one-source-out: refit without each source (from the fit's round-number prior),
+    predict that source's figures. Minutes: each source is a refit."""
+    rows = list(rows) if rows is not None else measurements()[0]
     cache = cache or CompileCache()
     out: list[ValidationRow] = []
     for source in dict.fromkeys(source_of(m) for m in rows):
