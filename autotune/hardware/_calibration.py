@@ -13,7 +13,7 @@ import yaml
 
 # Bumped whenever the timing model's code changes: with the calibration's digest it names the
 # emulator, and it is part of every plan's hash.
-CODE_VERSION = "0.4.1"
+CODE_VERSION = "0.4.2"
 
 Calibration = Mapping[str, Any]  # generation name -> its constants (a frozen dataclass)
 C = TypeVar("C")

@@ -31,19 +31,26 @@ from autotune.values import Deployment, Knob
 
 @dataclass(frozen=True)
 class Stack:
-    """A serving stack: the precision it computes in and the engine whose peak it runs at."""
+    """A serving stack: the precision it computes in and the engine whose peak it runs at.
+
+    Under ``autocast`` (AMP) the weights stay FP32: each matmul first casts its FP32 operands to
+    FP16 (one extra kernel per operand, reading 4 and writing 2 bytes per element), and the
+    element-wise operators run in FP32 on 4-byte activations.
+    """
 
     precision: str
     engine: str  # "tensor" (FP16 tensor cores), "int8" (INT8 tensor cores), "fp32" (CUDA cores)
     dtype_bytes: int
+    framework: str  # stacks of one framework share its dispatch and its GEMM kernels
+    autocast: bool = False
 
 
 STACKS = {
-    "torchscript-amp": Stack("fp16-amp", "tensor", 2),  # the AWS blog's stack
-    "torchscript-fp16": Stack("fp16", "tensor", 2),
-    "eager-fp32": Stack("fp32", "fp32", 4),
-    "tensorrt-fp16": Stack("fp16", "tensor", 2),
-    "tensorrt-int8": Stack("int8", "int8", 1),
+    "torchscript-amp": Stack("fp16-amp", "tensor", 2, "torchscript", autocast=True),  # the blog's
+    "torchscript-fp16": Stack("fp16", "tensor", 2, "torchscript"),
+    "eager-fp32": Stack("fp32", "fp32", 4, "eager"),
+    "tensorrt-fp16": Stack("fp16", "tensor", 2, "tensorrt"),
+    "tensorrt-int8": Stack("int8", "int8", 1, "tensorrt"),
 }
 DEFAULT_STACK = "torchscript-amp"
 
@@ -65,17 +72,32 @@ def engine_peak(acc: Accelerator, stack: Stack) -> float:
 
 
 def op_seconds(op: OpCost, acc: Accelerator, stack: Stack, c: Constants) -> float:
-    """Device time of one kernel: the slower of its arithmetic and its memory traffic."""
+    """Device time of one operator's kernels: each the slower of its arithmetic and its memory
+    traffic (AMP's casts are memory-bound kernels of their own)."""
     tensor = op.tensor_flops / (engine_peak(acc, stack) * c.engine_efficiency)
     engines = tensor + op.vector_flops / acc.vector_flops_per_core
     engines += op.scalar_flops / acc.scalar_flops_per_core
-    moved = (op.weight_elements + op.act_in_elements + op.act_out_elements) * stack.dtype_bytes
-    return max(engines, moved / acc.dram_bandwidth_per_chip)
+    elements = op.weight_elements + op.act_in_elements + op.act_out_elements
+    bandwidth = acc.dram_bandwidth_per_chip
+    if not stack.autocast:
+        return max(engines, elements * stack.dtype_bytes / bandwidth)
+    if not op.matmuls:  # element-wise work stays in FP32
+        return max(engines, elements * 4 / bandwidth)
+    casts = (op.weight_elements + op.act_in_elements) * (4 + 2) / bandwidth
+    return casts + max(engines, elements * 2 / bandwidth)
+
+
+def kernels(op: OpCost, stack: Stack) -> int:
+    """Kernels the host launches for one operator: AMP casts each FP32 operand of a matmul."""
+    if stack.autocast and op.matmuls:
+        return 1 + (1 if op.weights else 0) + (1 if op.act_in_elements else 0)
+    return 1
 
 
 def device_seconds(ops: tuple[OpCost, ...], acc: Accelerator, stack: Stack, c: Constants) -> float:
     """One inference: the longer of the host's kernel dispatch and the device's kernels."""
-    return max(len(ops) * c.kernel_launch_s, sum(op_seconds(op, acc, stack, c) for op in ops))
+    dispatch = sum(kernels(op, stack) for op in ops) * c.kernel_launch_s
+    return max(dispatch, sum(op_seconds(op, acc, stack, c) for op in ops))
 
 
 def _stack_of(deployment: Deployment) -> str:

@@ -25,8 +25,9 @@ from autotune.values import Experiment
 
 def simulate_experiment(
     experiment: Experiment, calibration: Calibration, cache: CompileCache, requests: int
-) -> SimResult:
-    """Compile (from the cached graph), place and simulate ``experiment`` with ``calibration``."""
+) -> tuple[SimResult, int]:
+    """Compile (from the cached graph), place and simulate ``experiment`` with ``calibration``;
+    the result and the deployment's number of model copies."""
     w = experiment.workload
     instance = get_instance(experiment.deployment.instance_type)
     deployment = generation_of(instance).resolve(instance, experiment.deployment)
@@ -45,13 +46,14 @@ def simulate_experiment(
     )
     placement = place(plan, instance, deployment)
     clients = experiment.load.concurrency or default_concurrency(placement)
-    return run_load(
+    sim = run_load(
         placement,
         concurrency=clients,
         requests=max(requests, 20 * clients),
         seed=experiment.load.seed,
         calibration=calibration,
     )
+    return sim, len(placement.copies)
 
 
 @functools.cache
@@ -71,10 +73,18 @@ def predict(
     rows: Sequence[Measurement], calibration: Calibration, cache: CompileCache, requests: int
 ) -> list[float]:
     """The emulator's figure for each measurement (one simulation per distinct experiment)."""
-    runs: dict[Experiment, SimResult] = {}
+    return [value for value, _ in predict_with_copies(rows, calibration, cache, requests)]
+
+
+def predict_with_copies(
+    rows: Sequence[Measurement], calibration: Calibration, cache: CompileCache, requests: int
+) -> list[tuple[float, int]]:
+    """Each measurement's figure and the model copies of its deployment."""
+    runs: dict[Experiment, tuple[SimResult, int]] = {}
     out = []
     for m in rows:
         if m.experiment not in runs:
             runs[m.experiment] = simulate_experiment(m.experiment, calibration, cache, requests)
-        out.append(value_of(runs[m.experiment], m.metric))
+        sim, copies = runs[m.experiment]
+        out.append((value_of(sim, m.metric), copies))
     return out

@@ -1,9 +1,10 @@
 """How sure the emulator is: the leave-one-source-out error of a prediction's regime.
 
-A regime is the hardware generation (a GPU with its serving stack), the batch range and the
-load. ``benchmarks/fit_calibration.py --cv --write-uncertainty`` writes the cross-validated
-error of each regime to ``uncertainty.yaml``; ``uncertainty`` looks an evaluation's regime up
-there (a regime without cross-validated rows falls back to its generation, then to all rows).
+A regime is the hardware generation (a GPU with its serving stack, as "gpu:tensorrt-fp16"),
+the batch range and the load (one client per model copy or fewer, or more).
+``benchmarks/fit_calibration.py --cv --write-uncertainty`` writes the cross-validated error of
+each regime to ``uncertainty.yaml``; ``uncertainty`` looks an evaluation's regime up there (a
+regime without cross-validated figures falls back to its stack, its generation, then to all).
 """
 
 from __future__ import annotations
@@ -56,11 +57,11 @@ def regime_table(rows: Iterable[ValidationRow]) -> dict[str, object]:
     rows = list(rows)
     by: dict[tuple[str, str, str], list[ValidationRow]] = {}
     for r in rows:
-        # Released rows give one client per copy as "concurrency"; the blog's are recovered.
-        by.setdefault(regime(r.generation.split(":")[0], r.batch, r.clients, 1), []).append(r)
+        by.setdefault(regime(r.generation, r.batch, r.clients, r.copies), []).append(r)
     generations: dict[str, list[ValidationRow]] = {}
-    for r in rows:
-        generations.setdefault(r.generation.split(":")[0], []).append(r)
+    for r in rows:  # a GPU stack, and the GPU generation as a whole
+        for name in dict.fromkeys([r.generation, r.generation.split(":")[0]]):
+            generations.setdefault(name, []).append(r)
     return {
         "regimes": [
             {"generation": g, "batch": b, "load": load, **_entry(rs)}
@@ -95,10 +96,16 @@ def uncertainty(evaluation: Evaluation) -> Uncertainty:
     """The cross-validated relative error of ``evaluation``'s regime."""
     table = _table()
     generation = evaluation.generation
+    if "stack" in evaluation.settings:
+        generation = f"{generation}:{evaluation.settings['stack']}"
     copies = max(1, len(evaluation.settings.get("copies", ())))
     key = regime(generation, evaluation.workload.batch_size, evaluation.result.concurrency, copies)
     exact = [r for r in table["regimes"] if (r["generation"], r["batch"], r["load"]) == key]
-    broader = [table["generations"].get(generation, {}), table["all"]]
+    broader = [
+        table["generations"].get(generation, {}),
+        table["generations"].get(generation.split(":")[0], {}),
+        table["all"],
+    ]
     values = {}
     for kind in ("throughput_rel", "latency_rel"):
         values[kind] = _lookup(exact, kind) or next(

@@ -16,7 +16,7 @@ from autotune.evaluation import evaluate
 from autotune.hardware import Calibration, load_calibration
 from autotune.reference._fit import fit
 from autotune.reference._measurements import Measurement, measurements
-from autotune.reference._predict import predict
+from autotune.reference._predict import predict_with_copies
 from autotune.reference._published import (
     PUBLISHED_MODEL,
     PUBLISHED_PRICE_SET,
@@ -100,6 +100,7 @@ class ValidationRow:
     error: float
     batch: int
     clients: int
+    copies: int
     generation: str  # "neuroncore-v1", or "gpu" with its stack: "gpu:tensorrt-fp16"
 
     def to_dict(self) -> dict[str, object]:
@@ -126,10 +127,11 @@ def source_of(m: Measurement) -> str:
     return m.source.split(";")[0].split(",")[0].strip()
 
 
-def _row(m: Measurement, predicted: float) -> ValidationRow:
-    from autotune.reference._fit import group_of
+def _row(m: Measurement, predicted: float, copies: int) -> ValidationRow:
+    from autotune.reference._fit import group_of, stack_of
 
-    group = group_of(m)
+    stack = stack_of(m)
+    generation = group_of(m) if stack is None else f"gpu:{stack}"
     return ValidationRow(
         id=m.id,
         source=source_of(m),
@@ -139,8 +141,9 @@ def _row(m: Measurement, predicted: float) -> ValidationRow:
         hi=m.hi,
         error=m.error(predicted),
         batch=m.experiment.workload.batch_size,
-        clients=m.experiment.load.concurrency or 1,
-        generation=group if group == "neuroncore-v1" else f"gpu:{group}",
+        clients=m.experiment.load.concurrency or copies,
+        copies=copies,
+        generation=generation,
     )
 
 
@@ -160,8 +163,8 @@ def validation_table(
     (default: the shipped one), grouped by source."""
     rows = list(rows) if rows is not None else measurements()[0]
     cache = cache or CompileCache()
-    predicted = predict(rows, calibration or load_calibration(), cache, requests)
-    return _by_source([_row(m, p) for m, p in zip(rows, predicted, strict=True)])
+    predicted = predict_with_copies(rows, calibration or load_calibration(), cache, requests)
+    return _by_source([_row(m, *p) for m, p in zip(rows, predicted, strict=True)])
 
 
 def cross_validation(
@@ -181,8 +184,8 @@ def cross_validation(
         held = [m for m in rows if source_of(m) == source]
         kept = [m for m in rows if source_of(m) != source]
         cal = fit(kept, cache, requests=requests, max_nfev=max_nfev)
-        predicted = predict(held, cal, cache, max(requests, 1000))
-        out.extend(_row(m, p) for m, p in zip(held, predicted, strict=True))
+        predicted = predict_with_copies(held, cal, cache, max(requests, 1000))
+        out.extend(_row(m, *p) for m, p in zip(held, predicted, strict=True))
         if progress:
             worst = max(r.error for r in out[-len(held) :])
             progress(f"left out {source}: worst {worst:.1%}")

@@ -11,7 +11,7 @@ from autotune.catalog import get_instance, load_accelerators
 from autotune.emulator import capture, op_costs
 from autotune.errors import InputError
 from autotune.hardware import generation_of
-from autotune.hardware.gpu import STACKS, engine_peak, op_seconds
+from autotune.hardware.gpu import STACKS, engine_peak, kernels, op_seconds
 from autotune.values import Deployment
 from tests.toy import TOY_GPU, compile_toy, toy_acc, toy_calibration, toy_instance
 from tests.toy_models import ROWS, Chain, OneLinear
@@ -35,23 +35,28 @@ def test_gpu_op_is_bound_by_the_slower_of_engines_and_memory(linear_program):
     moved = (256 * 128 + 128 + 64 * 256 + 64 * 128) * 2  # weights + activations, FP16
     engines = 2 * 64 * 256 * 128 / (1e12 * 0.5) + 64 * 128 / 1e10  # engine efficiency 0.5
     assert moved / 1e9 > engines
-    amp = STACKS["torchscript-amp"]
-    assert op_seconds(op, gpu.accelerator, amp, TOY_GPU) == pytest.approx(moved / 1e9, rel=1e-12)
+    fp16 = STACKS["torchscript-fp16"]
+    assert op_seconds(op, gpu.accelerator, fp16, TOY_GPU) == pytest.approx(moved / 1e9, rel=1e-12)
     plan = compile_toy(linear_program, gpu, toy_calibration(), None, batch=ROWS)
     (stage,) = plan.stages
     assert plan.precision == "fp16-amp"
     assert plan.generation == "gpu" and plan.compile_knobs == (("stack", "torchscript-amp"),)
-    # One kernel: its 1 us dispatch hides behind the device's 49 us.
-    assert stage.estimated_s == stage.compute_s == pytest.approx(moved / 1e9)
+    # Under AMP the FP32 weights and input are cast to FP16 first (read 4, write 2 bytes each),
+    # then the matmul moves FP16 operands; three kernels whose 1 us dispatches hide behind the
+    # device's time.
+    casts = (256 * 128 + 128 + 64 * 256) * 6 / 1e9
+    assert stage.estimated_s == stage.compute_s == pytest.approx(casts + moved / 1e9)
+    assert kernels(op, STACKS["torchscript-amp"]) == 3 and kernels(op, fp16) == 1
     assert stage.resident_bytes == 0  # a GPU keeps no weights on chip between inferences
 
 
 def test_dispatch_bound_when_kernels_are_tiny():
-    """The host launches asynchronously: many tiny kernels take their dispatch time."""
+    """The host launches asynchronously: many tiny kernels take their dispatch time (under AMP
+    each bias-free linear is three: a cast of its weight, one of its input, the matmul)."""
     program = capture(Chain((64, 64, 64, 64, 64)).eval(), {"x": torch.randn(1, 64)})
     fast = toy_gpu(dram_bandwidth_per_chip=1e15)
     plan = compile_toy(program, fast, toy_calibration(), None, batch=1)
-    assert plan.stages[0].compute_s == pytest.approx(4 * TOY_GPU.kernel_launch_s, rel=1e-12)
+    assert plan.stages[0].compute_s == pytest.approx(12 * TOY_GPU.kernel_launch_s, rel=1e-12)
 
 
 def test_each_stack_computes_in_its_precision(linear_program):
