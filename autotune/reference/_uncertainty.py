@@ -43,7 +43,7 @@ def regime(generation: str, batch: int, clients: int, copies: int) -> tuple[str,
 
 
 def _rms(errors: Sequence[float]) -> float | None:
-    return math.sqrt(sum(e * e for e in errors) / len(errors)) if errors else None
+    return round(math.sqrt(sum(e * e for e in errors) / len(errors)), 4) if errors else None
 
 
 def _entry(rows: Sequence[ValidationRow]) -> dict[str, float | int | None]:
