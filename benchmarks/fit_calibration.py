@@ -20,7 +20,7 @@ from pathlib import Path
 
 from autotune.emulator import CompileCache
 from autotune.reference import cross_validation, measurements, validation_table
-from autotune.reference._fit import fit
+from autotune.reference._fit import calibration_yaml, fit
 from autotune.reference._uncertainty import summarize, write_uncertainty
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,28 +29,6 @@ CALIBRATION = ROOT / "autotune/hardware/calibration.yaml"
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def write_calibration(cal: dict, path: Path) -> None:
-    """Rewrite the values in ``path``, keeping its layout and comments."""
-    values = {f"neuroncore-v1.{k}": v for k, v in dataclasses.asdict(cal["neuroncore-v1"]).items()}
-    for stack, constants in cal["gpu"].items():
-        values |= {f"gpu.{stack}.{k}": v for k, v in dataclasses.asdict(constants).items()}
-    sections: list[str] = []
-    out = []
-    for line in path.read_text().splitlines():
-        body = line.split("#")[0]
-        depth = (len(line) - len(line.lstrip())) // 2
-        key, _, value = body.strip().partition(":")
-        if key and not value.strip():  # a section header
-            sections = [*sections[:depth], key]
-        elif key and ".".join([*sections[:depth], key]) in values:
-            comment = line[line.index("#") :] if "#" in line else ""
-            number = values[".".join([*sections[:depth], key])]
-            indent = "  " * depth
-            line = (f"{indent}{key}: {number:.6g}".ljust(39) + comment).rstrip()
-        out.append(line)
-    path.write_text("\n".join(out) + "\n")
 
 
 def main() -> None:
@@ -80,7 +58,7 @@ def main() -> None:
         print(row.line())
     print(summarize(table))
     if args.write:
-        write_calibration(cal, CALIBRATION)
+        CALIBRATION.write_text(calibration_yaml(cal, CALIBRATION.read_text()))
     if args.cv:
         started = time.perf_counter()
         folds = cross_validation(

@@ -210,3 +210,25 @@ def _borrow(cal: Calibration, group: str, every: bool = False) -> Calibration:
         if every or f.name not in own
     }
     return _set(cal, group, values)
+
+
+def calibration_yaml(cal: Calibration, text: str) -> str:
+    """``text`` (a ``calibration.yaml``) with the values of ``cal``, layout and comments kept."""
+    values = {f"{V1}.{k}": v for k, v in dataclasses.asdict(cal[V1]).items()}
+    for stack, constants in cal["gpu"].items():
+        values |= {f"gpu.{stack}.{k}": v for k, v in dataclasses.asdict(constants).items()}
+    sections: list[str] = []
+    out = []
+    for line in text.splitlines():
+        body = line.split("#")[0]
+        depth = (len(line) - len(line.lstrip())) // 2
+        key, _, value = body.strip().partition(":")
+        name = ".".join([*sections[:depth], key])
+        if key and not value.strip():  # a section header
+            sections = [*sections[:depth], key]
+        elif key and name in values:
+            comment = line[line.index("#") :] if "#" in line else ""
+            indent = "  " * depth
+            line = (f"{indent}{key}: {values[name]:.6g}".ljust(39) + comment).rstrip()
+        out.append(line)
+    return "\n".join(out) + "\n"

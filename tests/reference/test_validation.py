@@ -71,3 +71,23 @@ def test_every_evaluation_gets_an_uncertainty(session_cache):
     u = uncertainty(ev)
     assert 0 < u.throughput_rel < 0.5 and 0 < u.latency_rel < 0.5
     assert set(u.to_dict()) == {"throughput_rel", "latency_rel"}
+
+
+def test_calibration_yaml_rewrites_values_and_keeps_comments():
+    import dataclasses
+
+    from autotune.hardware import parse_calibration
+    from autotune.hardware._calibration import calibration_text
+    from autotune.reference._fit import calibration_yaml
+
+    text = calibration_text()
+    cal = dict(parse_calibration(text))
+    cal["neuroncore-v1"] = dataclasses.replace(cal["neuroncore-v1"], jitter_sigma=0.123456)
+    gpu = dict(cal["gpu"])
+    gpu["tensorrt-int8"] = dataclasses.replace(gpu["tensorrt-int8"], kernel_launch_s=7e-6)
+    cal["gpu"] = gpu
+    rewritten = calibration_yaml(cal, text)
+    assert parse_calibration(rewritten) == cal
+    comments = [line.split("#", 1)[1] for line in text.splitlines() if "#" in line]
+    assert comments == [line.split("#", 1)[1] for line in rewritten.splitlines() if "#" in line]
+    assert calibration_yaml(parse_calibration(text), text) == text  # the shipped file is a fixpoint
