@@ -85,10 +85,14 @@ def test_no_prediction_beats_the_gpu(plan_of, stack, instance, batch, clients, s
     plan = plan_of("bert-base-uncased", batch, 128, None, instance, stack=stack)
     assert plan.knob("stack") == stack  # the stack is a compile knob: the plan names it
     r = simulate(deploy(plan, inst), CAL, concurrency=clients, requests=300, seed=seed)
+    requests_per_s = r.throughput / batch
     flops = sum(s.tensor_flops for s in plan.stages)
-    assert r.throughput / batch * flops <= engine_peak(inst.accelerator, STACKS[stack])
+    assert requests_per_s * flops <= engine_peak(inst.accelerator, STACKS[stack])
+    # Every weight is read from device memory at least once per request.
+    weights = sum(s.weight_bytes for s in plan.stages)
+    assert requests_per_s * weights <= inst.accelerator.dram_bandwidth_per_chip
     host_bytes = plan.input_bytes + plan.output_bytes
-    assert r.throughput / batch * host_bytes <= inst.accelerator.host_link_bandwidth
+    assert requests_per_s * host_bytes <= inst.accelerator.host_link_bandwidth
 
 
 @given(neuron_cases())

@@ -87,6 +87,17 @@ def test_stack_is_a_knob_validated_once():
         gpu.resolve(g4dn, Deployment.of(g4dn.name, stack="onnx"))
 
 
+def _plan_for(deployment):
+    from autotune.emulator import compile_model
+    from autotune.models import resolve_model
+    from autotune.values import Workload
+
+    inst = get_instance(deployment.instance_type)
+    source = resolve_model("distilbert-base-uncased")
+    workload = Workload("distilbert-base-uncased", source.task, 16, 1)
+    return compile_model(source, workload, inst, deployment).plan
+
+
 def test_the_same_generation_serves_every_gpu_by_its_catalog_figures():
     from autotune.catalog import load_instances
 
