@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autotune.emulator._contention import Streams, shares
 from autotune.hardware import Server, ServiceModel
 
 _FIXED_POINT_ROUNDS = 4
@@ -79,8 +80,7 @@ class _Run:
     issued: np.ndarray
     completed: np.ndarray
     core_busy: dict[int, float]
-    # Per core: its services (start, end) and the fraction of them it spent streaming.
-    streams: dict[int, tuple[np.ndarray, np.ndarray, float]]
+    streams: Streams
     host_busy: float
 
 
@@ -157,10 +157,10 @@ def _per_core(
     begins: np.ndarray,
     which: np.ndarray,
     jitter: np.ndarray,
-) -> tuple[dict[int, float], dict[int, tuple[np.ndarray, np.ndarray, float]]]:
+) -> tuple[dict[int, float], Streams]:
     """How long each core was busy, and when it served (and so streamed)."""
     busy: dict[int, float] = {}
-    streams: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+    streams: Streams = {}
     for c, copy in enumerate(m.copies):
         mine = which == c
         for k, server in enumerate(copy):
@@ -187,41 +187,6 @@ def _window(run: _Run, concurrency: int) -> tuple[np.ndarray, float]:
     return order[lo:hi], span
 
 
-def _shares(domain_of: dict[int, int], run: _Run) -> dict[int, float]:
-    """Each core's memory slowdown: one plus how many other cores of its domain stream with it.
-
-    A sweep over the services of each domain, each streaming for a fraction of its length
-    (spread over it: phases alternate between DMA-bound and engine-bound): a core pays only for
-    the streaming that really overlaps its own (a lone request walking a pipeline contends with
-    nobody).
-    """
-    out = dict.fromkeys(domain_of, 1.0)
-    for domain in set(domain_of.values()):
-        cores = [c for c in run.streams if domain_of[c] == domain]
-        if not cores:
-            continue
-        # Events: a core's streaming fraction starts or stops; one column per core.
-        times = np.concatenate([np.concatenate(run.streams[c][:2]) for c in cores])
-        steps = np.zeros((len(times), len(cores)))
-        row = 0
-        for j, core in enumerate(cores):
-            starts, _, fraction = run.streams[core]
-            n = len(starts)
-            steps[row : row + n, j] = fraction
-            steps[row + n : row + 2 * n, j] = -fraction
-            row += 2 * n
-        order = np.argsort(times, kind="stable")
-        active = np.cumsum(steps[order], axis=0)[:-1]  # each core's fraction after each event
-        dt = np.diff(times[order])[:, None]
-        total = active.sum(axis=1, keepdims=True)
-        own = (dt * active).sum(axis=0)
-        overlap = (dt * active * (total - active)).sum(axis=0)
-        for j, core in enumerate(cores):
-            if own[j] > 0:
-                out[core] = 1.0 + max(0.0, float(overlap[j] / own[j]))
-    return out
-
-
 def simulate(
     m: ServiceModel, batch: int, *, concurrency: int, requests: int = 2000, seed: int = 0
 ) -> SimResult:
@@ -233,7 +198,7 @@ def simulate(
     probe = min(requests, max(_FIXED_POINT_REQUESTS, 20 * concurrency))
     for _ in range(_FIXED_POINT_ROUNDS if m.shares_memory else 0):
         run = _run(m, share, concurrency, probe, seed)
-        new = _shares(domain_of, run)
+        new = shares(domain_of, run.streams)
         # More contention makes streaming longer and so more contended: the map is monotone,
         # and iterating it from "every core streams at once" descends to its fixed point.
         settled = all(abs(new[c] - share[c]) < 1e-3 * share[c] for c in share)
