@@ -56,13 +56,14 @@ def plan_of(session_cache: CompileCache) -> PlanOf:
         model: str,
         batch: int,
         seq_len: int,
-        pipeline_cores: int,
+        pipeline_cores: int | None,
         instance: str = "inf1.xlarge",
         task: str = "question-answering",
+        stack: str | None = None,
     ) -> Plan:
         source = resolve_model(model, task)
-        # GPU generations have no compile knobs: they ignore the pipeline cores.
-        deployment = Deployment.of(instance, pipeline_cores=pipeline_cores)
+        # Each generation reads its own compile knobs: pipeline cores, or a GPU serving stack.
+        deployment = Deployment.of(instance, pipeline_cores=pipeline_cores, stack=stack)
         workload = Workload(model, task, seq_len, batch)
         return compile_model(
             source, workload, get_instance(instance), deployment, session_cache

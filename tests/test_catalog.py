@@ -27,7 +27,8 @@ NEURONCORE_V2 = [
     "trn1.2xlarge",
     "trn1.32xlarge",
 ]
-INSTANCES = [*INF1, *NEURONCORE_V2, "g4dn.xlarge"]
+GPU = ["g4dn.xlarge", "g5.xlarge", "g5.2xlarge", "g6.xlarge"]
+INSTANCES = [*INF1, *NEURONCORE_V2, *GPU]
 
 
 def test_instances():
@@ -42,13 +43,16 @@ def test_instances():
         ("inf1.6xlarge", 4, 16, 24, 32),
         ("inf1.24xlarge", 16, 64, 96, 128),
         ("g4dn.xlarge", 1, 1, 4, 16),
+        ("g5.xlarge", 1, 1, 4, 24),
+        ("g5.2xlarge", 1, 1, 8, 24),
+        ("g6.xlarge", 1, 1, 4, 24),
     ],
 )
 def test_published_instance_figures(name, chips, cores, vcpus, device_gib):
     inst = get_instance(name)
     assert (inst.chips, inst.cores, inst.vcpus) == (chips, cores, vcpus)
     assert inst.chips * inst.accelerator.dram_bytes_per_chip == device_gib * GIB
-    assert (inst.accelerator.generation == "gpu") == name.startswith("g4dn")
+    assert (inst.accelerator.generation == "gpu") == name.startswith("g")
 
 
 def test_neuroncore_v1():
@@ -65,10 +69,19 @@ def test_neuroncore_v1():
     assert acc.cores_per_chip * acc.tensor_flops_per_core / acc.dram_bandwidth_per_chip == 1280
 
 
-def test_t4():
-    acc = load_accelerators()["t4"]
-    assert (acc.generation, acc.cores_per_chip, acc.tensor_flops_per_core) == ("gpu", 1, 65e12)
-    assert acc.dram_bandwidth_per_chip == 320e9 and acc.chip_link_bandwidth == 0
+@pytest.mark.parametrize(
+    ("name", "fp16", "fp32", "int8", "bandwidth"),
+    [
+        ("t4", 65e12, 8.1e12, 130e12, 320e9),
+        ("a10g", 125e12, 31.2e12, 250e12, 600e9),
+        ("l4", 121e12, 30.3e12, 242.5e12, 300e9),
+    ],
+)
+def test_gpus(name, fp16, fp32, int8, bandwidth):
+    acc = load_accelerators()[name]
+    assert (acc.generation, acc.cores_per_chip, acc.tensor_flops_per_core) == ("gpu", 1, fp16)
+    assert (acc.vector_flops_per_core, acc.int8_ops_per_core) == (fp32, int8)
+    assert acc.dram_bandwidth_per_chip == bandwidth and acc.chip_link_bandwidth == 0
 
 
 def test_records_are_frozen():
@@ -85,6 +98,9 @@ def test_records_are_frozen():
         ("on-demand-2021-05", "inf1.xlarge", 0.368),
         ("on-demand-2021-05", "inf1.6xlarge", 1.904),
         ("on-demand-2021-05", "g4dn.xlarge", 0.526),
+        ("on-demand", "g5.xlarge", 1.006),
+        ("on-demand", "g5.2xlarge", 1.212),
+        ("on-demand", "g6.xlarge", 0.8048),
     ],
 )
 def test_prices(price_set, name, price):

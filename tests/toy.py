@@ -9,6 +9,7 @@ from typing import Any
 from autotune.catalog import Accelerator, Instance
 from autotune.emulator import SimResult, compile_graph, place, run_load, summarize
 from autotune.hardware import Calibration, Placement, Plan
+from autotune.hardware.gpu import STACKS
 from autotune.hardware.gpu import Constants as GpuConstants
 from autotune.hardware.neuroncore_v1 import Constants
 from autotune.values import Deployment, Workload
@@ -41,18 +42,20 @@ TOY_V1 = Constants(
     te_max_efficiency=1.0,
     te_fill_rows=0.0,
     dram_efficiency=1.0,
+    core_dma_fraction=1.0,
     stage_overhead_s=1e-6,
     host_overhead_s=2e-6,
+    host_per_sequence_s=0.0,
     jitter_sigma=0.0,
 )
 TOY_GPU = GpuConstants(
-    tensor_efficiency=0.5, kernel_launch_s=1e-6, host_overhead_s=3e-6, jitter_sigma=0.0
+    engine_efficiency=0.5, kernel_launch_s=1e-6, host_overhead_s=3e-6, jitter_sigma=0.0
 )
 
 
 def toy_calibration(**changes: Any) -> Calibration:
     """The toy calibration (ideal TensorEngine, no jitter), NeuronCore-v1 fields overridden."""
-    return {V1: dataclasses.replace(TOY_V1, **changes), "gpu": TOY_GPU}
+    return {V1: dataclasses.replace(TOY_V1, **changes), "gpu": dict.fromkeys(STACKS, TOY_GPU)}
 
 
 def toy_instance(

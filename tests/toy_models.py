@@ -36,12 +36,19 @@ class Chain(nn.Module):
 
 
 class Residual(nn.Module):
-    def __init__(self):
+    """norm(fc(x)) + x, with a GELU after the matmul if asked."""
+
+    def __init__(self, gelu: bool = False):
         super().__init__()
         self.fc = nn.Linear(128, 128, bias=False)
+        self.norm = nn.LayerNorm(128, elementwise_affine=True)
+        self.gelu = gelu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(x) + x
+        h = self.fc(x)
+        if self.gelu:
+            h = torch.nn.functional.gelu(h)
+        return self.norm(h) + x
 
 
 def chain_seconds(start: int, end: int, tensor_flops: float = 1e12) -> float:

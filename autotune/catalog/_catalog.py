@@ -37,6 +37,7 @@ class Accelerator:
     # Published only for some generations (0: not published, or not used by the generation).
     tensor_fp32_flops_per_core: float = 0.0  # matmuls kept in FP32 on the TensorEngine
     sram_bytes_per_core: int = 0  # software-managed on-chip memory (SBUF + PSUM)
+    int8_ops_per_core: float = 0.0  # INT8 tensor peak, where published (GPUs)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ def _accelerator(name: str, raw: dict[str, Any]) -> Accelerator:
         compute_dtype_bytes=int(raw["compute_dtype_bytes"]),
         tensor_fp32_flops_per_core=float(raw.get("tensor_fp32_flops_per_core", 0.0)),
         sram_bytes_per_core=int(raw.get("sram_bytes_per_core", 0)),
+        int8_ops_per_core=float(raw.get("int8_ops_per_core", 0.0)),
     )
 
 

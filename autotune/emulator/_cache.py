@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from autotune.emulator._graph import SUMMARY_VERSION
 from autotune.hardware import GraphSummary, Plan
 
 
@@ -107,7 +108,7 @@ class CompileCache:
     def _stored_graph(self, shape: tuple[str, str, int, int]) -> GraphSummary | None:
         try:
             return GraphSummary.from_json(self._read(_graph_file(shape)))
-        except (OSError, ValueError, TypeError, KeyError, RecursionError):
+        except (OSError, ValueError, TypeError, KeyError, RecursionError, AttributeError):
             return None  # missing, unreadable or tampered with: capture again
 
     def _capture(
@@ -118,12 +119,8 @@ class CompileCache:
         return graph
 
 
-# Bumped when what the graph reader extracts changes (``autotune/emulator/_graph.py``).
-GRAPH_READER_VERSION = "1"
-
-
 def _graph_file(shape: tuple[str, str, int, int]) -> str:
     """The file of a captured graph's summary: the shape, the reader and torch's release (its
     exporter decides which operators the graph holds)."""
-    fields = [*shape, GRAPH_READER_VERSION, metadata.version("torch")]
+    fields = [*shape, SUMMARY_VERSION, metadata.version("torch")]
     return f"graph-{hashlib.sha256(json.dumps(fields).encode()).hexdigest()}.json"

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from torch.export import ExportedProgram
 
 
+# Bumped whenever what ``summarize`` reads off a graph changes: it names stored summaries.
+SUMMARY_VERSION = "1"
+
 # Operators that only move or relabel data, and graph bookkeeping.
 _FREE = {
     "view",

@@ -7,10 +7,11 @@ stage is a FIFO server on one core (a copy's requests never overtake each other)
 the tandem-queue recursion ``done = max(arrival, stage_free) + service``. Clients are served in
 time order from a heap, which makes the whole run one ``heapq`` loop.
 
-A stage's service is ``max(compute, memory traffic / bandwidth share) + overhead``: engines and
-DMA overlap. A memory domain's bandwidth (a chip's DRAM) is shared by its cores in proportion to
-how much each streams; that share depends on the load it produces, so it is found by a short
-fixed-point iteration.
+A stage's service is the sum over its phases of ``max(compute, memory traffic / bandwidth)``
+plus overhead: within a phase engines and DMA overlap. A memory domain's bandwidth (a chip's
+DRAM) is shared by its cores in proportion to how much each streams, and one core never moves
+more than its own DMA limit; the share depends on the load it produces, so it is found by a
+short fixed-point iteration.
 Every service time carries log-normal jitter from the seeded generator: p95 comes from that
 jitter and from queueing, never from a constant factor.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autotune.emulator._contention import Streams, shares
 from autotune.hardware import Server, ServiceModel
 
 _FIXED_POINT_ROUNDS = 4
@@ -38,18 +40,18 @@ class Latency:
 
 @dataclass(frozen=True)
 class StageTiming:
-    """Service time parts of stage ``index`` (averaged over copies), and how busy it was."""
+    """Service time parts of stage ``index`` (averaged over copies), and how busy it was.
+
+    ``service_s`` is less than the sum of the parts: DMA and engines overlap within a phase.
+    """
 
     index: int
+    service_s: float
     compute_s: float
     dram_s: float
     link_s: float
     overhead_s: float
     busy_fraction: float
-
-    @property
-    def service_s(self) -> float:
-        return max(self.compute_s, self.dram_s) + self.overhead_s + self.link_s
 
 
 @dataclass(frozen=True)
@@ -78,14 +80,18 @@ class _Run:
     issued: np.ndarray
     completed: np.ndarray
     core_busy: dict[int, float]
-    streams: dict[int, list[tuple[float, float]]]  # per core: when it streamed from memory
+    streams: Streams
     host_busy: float
 
 
 def _memory_s(m: ServiceModel, share: dict[int, float]) -> list[list[float]]:
     """Per copy and stage: seconds of memory traffic under the current bandwidth shares."""
-    bandwidth = m.domain_bandwidth
-    return [[s.memory_bytes * share[s.core] / bandwidth for s in copy] for copy in m.copies]
+    return [[s.memory_bytes / m.bandwidth(share[s.core]) for s in copy] for copy in m.copies]
+
+
+def _busy_s(m: ServiceModel, share: dict[int, float]) -> list[list[float]]:
+    """Per copy and stage: engine and DMA time under the current bandwidth shares."""
+    return [[s.busy_s(m.bandwidth(share[s.core])) for s in copy] for copy in m.copies]
 
 
 def _host_stretch(m: ServiceModel, concurrency: int) -> float:
@@ -102,57 +108,80 @@ def _run(
     concurrency: int,
     requests: int,
     seed: int,
-    record_streams: bool = False,
 ) -> _Run:
     copies = m.copies
     overhead, pcie = m.stage_overhead_s, m.transfer_s
     host_s = m.host_s * _host_stretch(m, concurrency)
     n_stages = len(copies[0])
     rng = np.random.default_rng(seed)
-    jit = _jitter(rng, m.jitter_sigma, (requests, n_stages + 1)).tolist()
+    jitter = _jitter(rng, m.jitter_sigma, (requests, n_stages + 1))
+    jit = jitter.tolist()
 
-    # Per copy and stage: base service and the memory part of it under the current shares.
-    memory_s = _memory_s(m, share)
+    # Per copy and stage: base service, and the fraction of it spent streaming.
+    memory_s, busy_s = _memory_s(m, share), _busy_s(m, share)
     base = [
-        [max(s.compute_s, dr) + overhead + s.link_s for s, dr in zip(cp, memory_s[i], strict=True)]
+        [b + overhead + s.link_s for s, b in zip(cp, busy_s[i], strict=True)]
         for i, cp in enumerate(copies)
     ]
-    cores_of = [[s.core for s in cp] for cp in copies]
     free = [[0.0] * n_stages for _ in copies]
-    busy = {c: 0.0 for cores in cores_of for c in cores}
-    streams: dict[int, list[tuple[float, float]]] = {c: [] for c in busy}
     hosts = [0.0] * m.host_slots
     # A worker thread holds a request from its host work to its completion.
     workers = [0.0] * (m.workers or concurrency)
-    host_busy = 0.0
     clients = [(0.0, i) for i in range(concurrency)]
-    latencies = np.empty(requests)
-    issued = np.empty(requests)
-    completed = np.empty(requests)
+    latencies, issued, completed = [0.0] * requests, [0.0] * requests, [0.0] * requests
+    begins = [[0.0] * n_stages for _ in range(requests)]
+    which = [0] * requests
+    one_copy = len(copies) == 1
     for r in range(requests):
         t, client = heapq.heappop(clients)
         j = jit[r]
         start = max(t, heapq.heappop(workers), heapq.heappop(hosts))
-        h = host_s * j[n_stages]
-        heapq.heappush(hosts, start + h)
-        host_busy += h
-        arrival = start + h + pcie
-        c = min(range(len(copies)), key=lambda i: free[i][0])
-        row, svc, cores = free[c], base[c], cores_of[c]
+        arrival = start + host_s * j[n_stages]
+        heapq.heappush(hosts, arrival)
+        arrival += pcie
+        c = 0 if one_copy else min(range(len(copies)), key=lambda i: free[i][0])
+        row, svc, began = free[c], base[c], begins[r]
         for k in range(n_stages):
-            s = svc[k] * j[k]
-            begin = arrival if arrival > row[k] else row[k]
-            row[k] = begin + s
-            arrival = begin + s
-            busy[cores[k]] += s
-            if record_streams:
-                streams[cores[k]].append((begin, begin + memory_s[c][k] * j[k]))
+            if row[k] > arrival:
+                arrival = row[k]
+            began[k] = arrival
+            arrival += svc[k] * j[k]
+            row[k] = arrival
         heapq.heappush(workers, arrival)
+        which[r] = c
         latencies[r] = arrival - t
         issued[r] = t
         completed[r] = arrival
         heapq.heappush(clients, (arrival, client))
-    return _Run(latencies, issued, completed, busy, streams, host_busy)
+    return _Run(
+        np.asarray(latencies),
+        np.asarray(issued),
+        np.asarray(completed),
+        *_per_core(m, base, memory_s, np.asarray(begins), np.asarray(which), jitter),
+        host_busy=host_s * float(jitter[:, n_stages].sum()),
+    )
+
+
+def _per_core(
+    m: ServiceModel,
+    base: list[list[float]],
+    memory_s: list[list[float]],
+    begins: np.ndarray,
+    which: np.ndarray,
+    jitter: np.ndarray,
+) -> tuple[dict[int, float], Streams]:
+    """How long each core was busy, and when it served (and so streamed)."""
+    busy: dict[int, float] = {}
+    streams: Streams = {}
+    for c, copy in enumerate(m.copies):
+        mine = which == c
+        for k, server in enumerate(copy):
+            services = base[c][k] * jitter[mine, k]
+            busy[server.core] = busy.get(server.core, 0.0) + float(services.sum())
+            if memory_s[c][k] > 0:
+                start = begins[mine, k]
+                streams[server.core] = (start, start + services, memory_s[c][k] / base[c][k])
+    return busy, streams
 
 
 def _window(run: _Run, concurrency: int) -> tuple[np.ndarray, float]:
@@ -170,37 +199,6 @@ def _window(run: _Run, concurrency: int) -> tuple[np.ndarray, float]:
     return order[lo:hi], span
 
 
-def _shares(domain_of: dict[int, int], run: _Run) -> dict[int, float]:
-    """Each core's memory slowdown: one plus how many other cores of its domain stream with it.
-
-    A sweep over the streaming intervals of each domain: a core pays only for the streaming that
-    really overlaps its own (a lone request walking a pipeline contends with nobody).
-    """
-    events: dict[int, list[tuple[float, int, int]]] = {}
-    for core, intervals in run.streams.items():
-        domain = events.setdefault(domain_of[core], [])
-        for start, end in intervals:
-            if end > start:
-                domain += [(start, 1, core), (end, -1, core)]
-    own = dict.fromkeys(run.streams, 0.0)
-    overlap = dict.fromkeys(run.streams, 0.0)
-    for domain_events in events.values():
-        domain_events.sort()
-        active: dict[int, int] = {}
-        previous = 0.0
-        for t, kind, core in domain_events:
-            if active and t > previous:
-                others = len(active) - 1
-                for a in active:
-                    own[a] += t - previous
-                    overlap[a] += others * (t - previous)
-            previous = t
-            active[core] = active.get(core, 0) + kind
-            if active[core] == 0:
-                del active[core]
-    return {c: 1.0 + overlap[c] / own[c] if own[c] > 0 else 1.0 for c in own}
-
-
 def simulate(
     m: ServiceModel, batch: int, *, concurrency: int, requests: int = 2000, seed: int = 0
 ) -> SimResult:
@@ -211,9 +209,14 @@ def simulate(
     share = {c: float(sum(1 for o in loaded if domain_of[o] == domain_of[c])) for c in loaded}
     probe = min(requests, max(_FIXED_POINT_REQUESTS, 20 * concurrency))
     for _ in range(_FIXED_POINT_ROUNDS if m.shares_memory else 0):
-        run = _run(m, share, concurrency, probe, seed, record_streams=True)
-        new = _shares(domain_of, run)
-        share = {c: (share[c] + new[c]) / 2 for c in share}
+        run = _run(m, share, concurrency, probe, seed)
+        new = shares(domain_of, run.streams)
+        # More contention makes streaming longer and so more contended: the map is monotone,
+        # and iterating it from "every core streams at once" descends to its fixed point.
+        settled = all(abs(new[c] - share[c]) < 1e-3 * share[c] for c in share)
+        share = new
+        if settled:
+            break
     run = _run(m, share, concurrency, requests, seed)
     return _summarise(m, batch, share, run, concurrency, requests, seed)
 
@@ -260,13 +263,13 @@ def _stage_timings(
     n = len(m.copies)
     for k in range(len(m.copies[0])):
         servers: list[Server] = [copy[k] for copy in m.copies]
+        busy = sum(s.busy_s(m.bandwidth(share[s.core])) + s.link_s for s in servers) / n
         out.append(
             StageTiming(
                 index=k,
+                service_s=busy + m.stage_overhead_s,
                 compute_s=sum(s.compute_s for s in servers) / n,
-                dram_s=sum(s.memory_bytes * share[s.core] for s in servers)
-                / m.domain_bandwidth
-                / n,
+                dram_s=sum(s.memory_bytes / m.bandwidth(share[s.core]) for s in servers) / n,
                 link_s=sum(s.link_s for s in servers) / n,
                 overhead_s=m.stage_overhead_s,
                 busy_fraction=sum(util[s.core] for s in servers) / n,

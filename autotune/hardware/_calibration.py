@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 # Bumped whenever the timing model's code changes: with the calibration's digest it names the
 # emulator, and it is part of every plan's hash.
-CODE_VERSION = "0.3.0"
+CODE_VERSION = "0.4.2"
 
 C = TypeVar("C")
 

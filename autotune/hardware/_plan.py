@@ -32,6 +32,9 @@ class Stage:
     cached_weights: tuple[str, ...]
     streamed_weights: tuple[str, ...]
     estimated_s: float  # the compiler's own estimate, all cores of the chip busy
+    # In execution order: (engine seconds, DRAM bytes) of each part whose DMA overlaps its own
+    # arithmetic only; empty means one part (compute_s, dram_bytes).
+    phases: tuple[tuple[float, int], ...] = ()
 
     @property
     def dram_bytes(self) -> int:
@@ -91,6 +94,7 @@ class Plan:
         for s in raw.pop("stages"):
             s["cached_weights"] = tuple(s["cached_weights"])
             s["streamed_weights"] = tuple(s["streamed_weights"])
+            s["phases"] = tuple((float(c), int(b)) for c, b in s["phases"])
             stages.append(Stage(**s))
         raw["compile_knobs"] = tuple((str(k), v) for k, v in raw["compile_knobs"])
         return cls(**raw, stages=tuple(stages))

@@ -45,21 +45,37 @@ def check_device_memory(placement: Placement) -> None:
 
 @dataclass(frozen=True)
 class Server:
-    """One stage of one copy: the core that runs it and what one request costs there."""
+    """One stage of one copy: the core that runs it and what one request costs there.
+
+    A request runs the ``phases`` in order; each is (engine seconds, bytes of traffic to the
+    shared memory), and within a phase the DMA overlaps the arithmetic.
+    """
 
     core: int
     domain: int  # the memory whose bandwidth it shares with the other cores there (a chip)
-    compute_s: float
-    memory_bytes: float  # traffic to that shared memory per request
+    phases: tuple[tuple[float, float], ...]
     link_s: float  # handing the activation to the next stage's chip
+
+    @property
+    def compute_s(self) -> float:
+        return sum(c for c, _ in self.phases)
+
+    @property
+    def memory_bytes(self) -> float:
+        return sum(b for _, b in self.phases)
+
+    def busy_s(self, bandwidth: float) -> float:
+        """Engine and DMA time of one request when the core moves ``bandwidth`` bytes/s."""
+        return sum(c if c * bandwidth >= b else b / bandwidth for c, b in self.phases)
 
 
 @dataclass(frozen=True)
 class ServiceModel:
     """Everything the simulator needs: the servers of each copy and the costs around them.
 
-    A server's service time is ``max(compute, memory bytes / bandwidth share) + overhead +
-    link``; the bandwidth of a domain is shared by its cores that stream at the same time.
+    A server's service time is ``busy_s(bandwidth) + overhead + link``; the bandwidth of a
+    domain is shared by its cores that stream at the same time, and one core never moves more
+    than ``core_bandwidth`` (its own DMA engines' limit).
     """
 
     copies: tuple[tuple[Server, ...], ...]
@@ -70,6 +86,7 @@ class ServiceModel:
     transfer_s: float  # host link (PCIe) time per request, in and out
     stage_overhead_s: float
     domain_bandwidth: float  # usable bytes per second of each memory domain
+    core_bandwidth: float  # at most what one core moves, however idle its domain
     jitter_sigma: float  # log-normal spread of every service time
     # Threads that carry a request from the host to the device and back (worker threads of
     # the copies): a client waits for a free one. 0: one per client, as many as there are.
@@ -78,6 +95,10 @@ class ServiceModel:
     # more such threads than cores, host work stretches in proportion. 0: never contended.
     host_cores: int = 0
     runtime_threads: int = 0
+
+    def bandwidth(self, share: float) -> float:
+        """What a core moves when ``share`` cores' worth of streaming shares its domain."""
+        return min(self.domain_bandwidth / share, self.core_bandwidth)
 
     @property
     def shares_memory(self) -> bool:

@@ -1,6 +1,15 @@
-"""Published measurements the emulator is fitted to and validated on, and the validation."""
+"""Published measurements the emulator is fitted to and validated on, the validation, and how
+sure the emulator is of a prediction."""
 
 from autotune.reference._measured import MeasuredRow, figure, measured_rows
+from autotune.reference._measurements import (
+    Measurement,
+    PublicRow,
+    blog_measurements,
+    measurements,
+    public_rows,
+    released_measurements,
+)
 from autotune.reference._published import (
     PUBLISHED_MODEL,
     PUBLISHED_PRICE_SET,
@@ -9,11 +18,15 @@ from autotune.reference._published import (
     PublishedRow,
     published_rows,
 )
+from autotune.reference._uncertainty import Uncertainty, summarize, uncertainty
 from autotune.reference._validate import (
     MeasuredCheck,
     Validated,
+    ValidationRow,
+    cross_validation,
     validate_measured,
     validate_rows,
+    validation_table,
 )
 
 __all__ = [
@@ -23,11 +36,23 @@ __all__ = [
     "PUBLISHED_TASK",
     "MeasuredCheck",
     "MeasuredRow",
+    "Measurement",
+    "PublicRow",
     "PublishedRow",
+    "Uncertainty",
     "Validated",
+    "ValidationRow",
+    "blog_measurements",
+    "cross_validation",
     "figure",
     "measured_rows",
+    "measurements",
+    "public_rows",
     "published_rows",
+    "released_measurements",
+    "summarize",
+    "uncertainty",
     "validate_measured",
     "validate_rows",
+    "validation_table",
 ]

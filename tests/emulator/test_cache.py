@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from autotune.catalog import get_instance
 from autotune.emulator import CompileCache, check_shape, compile_model, default_cache_dir
 from autotune.errors import InputError
-from autotune.hardware import Plan, generation_of
+from autotune.hardware import GraphSummary, Plan, generation_of
 from autotune.models import resolve_model
 from autotune.values import MAX_BATCH, Deployment, Workload
 
@@ -63,8 +63,20 @@ def test_other_shapes_are_other_entries(tmp_path, reference):
     cache.put(reference)
     other = _compile(cache, pipeline_cores=1)
     assert not other.cached and other.plan.key != reference.key
-    plans = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("graph-"))
-    assert plans == sorted([f"{reference.key}.json", f"{other.plan.key}.json"])
+    plans = [p.name for p in tmp_path.iterdir() if not p.name.startswith("graph-")]
+    assert sorted(plans) == sorted([f"{reference.key}.json", f"{other.plan.key}.json"])
+
+
+def test_graph_summaries_are_kept_on_disk(tmp_path, reference):
+    """A capture takes seconds: the next process reads the summary instead."""
+    _compile(CompileCache(tmp_path), pipeline_cores=1)
+    (graph,) = [p for p in tmp_path.iterdir() if p.name.startswith("graph-")]
+    fresh = CompileCache(tmp_path)
+    shape = (resolve_model("distilbert-base-uncased").identity, "question-answering", 1, 16)
+    stored = fresh.graph(shape, lambda: pytest.fail("captured again"))
+    assert stored == GraphSummary.from_json(graph.read_text())
+    graph.write_text("garbage")
+    assert CompileCache(tmp_path).graph(shape, lambda: stored) == stored  # recaptured, rewritten
 
 
 def test_round_trip_through_json(tmp_path, reference):

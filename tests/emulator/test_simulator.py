@@ -80,8 +80,15 @@ def test_two_clients_saturate_one_core(toy):
 def test_pipeline_latency_is_the_sum_and_throughput_the_slowest_stage(toy):
     plan, inst, cal = toy(pipeline_cores=3)
     bounds = list(itertools.accumulate(s.n_ops for s in plan.stages))
+    # Stages on one chip hand activations over through its DRAM (1e15 B/s here), after the
+    # sender's and before the receiver's arithmetic.
+    handover = [
+        (s.act_in_bytes if k else 0) + (s.act_out_bytes if k < 2 else 0)
+        for k, s in enumerate(plan.stages)
+    ]
     services = [
-        chain_seconds(a, b) + OVERHEAD for a, b in zip([0, *bounds[:-1]], bounds, strict=True)
+        chain_seconds(a, b) + OVERHEAD + h / 1e15
+        for a, b, h in zip([0, *bounds[:-1]], bounds, handover, strict=True)
     ]
     one = simulate(deploy(plan, inst, (3,)), cal, concurrency=1, requests=200)
     assert one.latency_s.p50 == pytest.approx(HOST + pcie(plan, inst) + sum(services), rel=1e-9)
@@ -221,11 +228,12 @@ def test_latency_never_below_the_stages(plan_of, case):
     spec, instance, copies, concurrency, seed = case
     plan, d, r = run_real(plan_of, spec, instance, copies, concurrency, seed)
     acc, n = d.instance.accelerator, CAL[V1]
-    floor = n.host_overhead_s + (plan.input_bytes + plan.output_bytes) / acc.host_link_bandwidth
-    floor += sum(s.compute_s + n.stage_overhead_s for s in plan.stages)
+    host = n.host_overhead_s + n.host_per_sequence_s * plan.batch_size
+    floor = host + (plan.input_bytes + plan.output_bytes) / acc.host_link_bandwidth
+    floor += sum(sum(c for c, _ in s.phases) + n.stage_overhead_s for s in plan.stages)
     assert r.latency_s.p50 >= floor * JITTER_FLOOR
     # Tighter: the simulator's own service times (DRAM time under contention included).
-    services = n.host_overhead_s + sum(s.service_s for s in r.stages)
+    services = host + sum(s.service_s for s in r.stages)
     assert r.latency_s.p50 >= services * JITTER_FLOOR
     assert r.latency_s.p50 <= r.latency_s.p95 <= r.latency_s.p99
 
@@ -290,11 +298,15 @@ def test_few_requests_never_exceed_the_hardware(plan_of):
 def test_a_single_client_does_not_contend_with_itself(plan_of):
     plan, d, r = run_real(plan_of, REAL[1], XL, 1, 1, seed=0)
     acc, n = d.instance.accelerator, CAL[V1]
-    bandwidth = acc.dram_bandwidth_per_chip * n.dram_efficiency  # the whole chip's, unshared
+    chip = acc.dram_bandwidth_per_chip
+    # The whole chip's, unshared, up to what one core's DMA can move.
+    bandwidth = min(chip * n.dram_efficiency, chip * n.core_dma_fraction)
     last = len(plan.stages) - 1
-    latency = n.host_overhead_s + (plan.input_bytes + plan.output_bytes) / acc.host_link_bandwidth
+    latency = n.host_overhead_s + n.host_per_sequence_s * plan.batch_size
+    latency += (plan.input_bytes + plan.output_bytes) / acc.host_link_bandwidth
     for k, s in enumerate(plan.stages):
         # Activations handed over on the chip go through DRAM, as the simulator models them.
-        traffic = s.dram_bytes + (s.act_in_bytes if k else 0) + (s.act_out_bytes if k < last else 0)
-        latency += max(s.compute_s, traffic / bandwidth) + n.stage_overhead_s
+        handover = (s.act_in_bytes if k else 0) + (s.act_out_bytes if k < last else 0)
+        latency += sum(max(c, b / bandwidth) for c, b in s.phases) + handover / bandwidth
+        latency += n.stage_overhead_s
     assert r.latency_s.p50 == pytest.approx(latency, rel=0.05)

@@ -12,7 +12,7 @@ from autotune.catalog import get_instance
 from autotune.emulator import capture, op_costs
 from autotune.errors import InputError
 from autotune.hardware import Matmul, Plan
-from autotune.hardware.neuroncore_v1._compiler import te_efficiency
+from autotune.hardware.neuroncore_v1._compiler import fuse, te_efficiency
 from tests.toy import TOY_V1, compile_toy, toy_acc, toy_calibration, toy_instance
 from tests.toy_models import ROWS, WIDTHS, Chain, OneLinear, Residual
 
@@ -34,8 +34,9 @@ def compile_on_toy(program, calibration, pipeline_cores=1, accelerator=None):
     return compile_toy(program, instance, calibration, pipeline_cores, batch=ROWS)
 
 
-# One Linear(256, 128) over 64 rows, by hand.
-LINEAR_COMPUTE = 2 * 64 * 256 * 128 / 1e12 + 64 * 128 / 1e10  # TensorEngine + bias add
+# One Linear(256, 128) over 64 rows, by hand. The bias add runs on the VectorEngine over the
+# tiles the TensorEngine produces (its epilogue): the two engines overlap.
+LINEAR_COMPUTE = max(2 * 64 * 256 * 128 / 1e12, 64 * 128 / 1e10)
 LINEAR_WEIGHT_BYTES = (256 * 128 + 128) * 2
 LINEAR_ACT_BYTES = (64 * 256 + 64 * 128) * 2
 OVERHEAD = TOY_V1.stage_overhead_s
@@ -82,15 +83,47 @@ def test_dram_efficiency_scales_the_streaming_time(linear_program):
     assert plan.stages[0].estimated_s == pytest.approx(64_944 / 0.5e9 + OVERHEAD, rel=1e-12)
 
 
-def test_activations_beyond_on_chip_memory_spill(linear_program):
+def test_activations_beyond_on_chip_memory_are_tiled(linear_program):
+    """Only the part of the activations that does not fit goes through DRAM (once)."""
     plan = compile_on_toy(linear_program, toy_calibration(sram_bytes_per_core=40_000))
     (stage,) = plan.stages
     assert stage.working_set_bytes == 40_000
-    assert stage.activation_bytes == stage.spill_bytes == LINEAR_ACT_BYTES
+    assert stage.activation_bytes == LINEAR_ACT_BYTES
+    assert stage.spill_bytes == LINEAR_ACT_BYTES - 40_000 == 9_152
     assert stage.resident_bytes == 0
-    dram = LINEAR_WEIGHT_BYTES + LINEAR_ACT_BYTES
+    dram = LINEAR_WEIGHT_BYTES + 9_152
     assert stage.dram_bytes == dram
     assert stage.estimated_s == pytest.approx(dram / 1e9 + OVERHEAD, rel=1e-12)
+    assert stage.phases == ((pytest.approx(LINEAR_COMPUTE), dram),)
+
+
+def test_spill_grows_smoothly_with_the_batch():
+    """Doubling the rows past the on-chip memory doubles the tiled traffic: no cliff."""
+    spills = []
+    for rows in (64, 128, 256):
+        program = capture(OneLinear().eval(), {"x": torch.randn(rows, 256)})
+        (stage,) = compile_on_toy(program, toy_calibration(sram_bytes_per_core=40_000)).stages
+        spills.append(stage.spill_bytes)
+    acts = [(r * 256 + r * 128) * 2 for r in (64, 128, 256)]
+    assert spills == [a - 40_000 for a in acts]
+
+
+def test_a_large_batch_runs_in_passes_when_that_moves_less():
+    """4,096 rows: 3.1 MB of activations, 1 MB on chip. Spilling would move 2.1 MB; four passes
+    of rows, each streaming the 65.8 kB of weights again, move three more weight reads."""
+    program = capture(OneLinear().eval(), {"x": torch.randn(4096, 256)})
+    (stage,) = compile_on_toy(program, toy_calibration(sram_bytes_per_core=1e6)).stages
+    acts = 4096 * (256 + 128) * 2
+    assert stage.activation_bytes == acts and acts - 1e6 > 3 * LINEAR_WEIGHT_BYTES
+    assert stage.spill_bytes == 3 * LINEAR_WEIGHT_BYTES
+    assert stage.dram_bytes == 4 * LINEAR_WEIGHT_BYTES
+
+
+def test_a_per_core_dma_limit_caps_a_lone_core(linear_program):
+    cal = toy_calibration(sram_bytes_per_core=50_000, core_dma_fraction=0.25)
+    (stage,) = compile_on_toy(linear_program, cal).stages
+    # 1 GB/s chip, but one core's DMA moves at most a quarter of it.
+    assert stage.estimated_s == pytest.approx(64_944 / 0.25e9 + OVERHEAD, rel=1e-12)
 
 
 def test_te_efficiency_of_partial_tiles_and_short_matmuls():
@@ -164,8 +197,25 @@ def test_a_skip_connection_crosses_the_boundary_too():
     program = capture(Residual().eval(), {"x": torch.randn(ROWS, 128)})
     plan = compile_on_toy(program, toy_calibration(), pipeline_cores=2)
     first, second = plan.stages
-    assert (first.last_op, second.first_op) == ("linear", "add")
-    assert first.act_out_bytes == second.act_in_bytes == 2 * ROWS * 128 * 2  # fc(x) and x
+    assert (first.last_op, second.first_op) == ("linear", "layer_norm")
+    # norm(fc(x)) + x: fc(x) and x cross the boundary.
+    assert first.act_out_bytes == second.act_in_bytes == 2 * ROWS * 128 * 2
+
+
+def test_element_wise_epilogues_fuse_into_their_matmul():
+    """fc -> gelu is one unit: it cannot be split, and the GELU (ScalarEngine) overlaps the
+    matmul (TensorEngine) over the tiles; the layer norm and the add after it are units."""
+    program = capture(Residual(gelu=True).eval(), {"x": torch.randn(ROWS, 128)})
+    ops = op_costs(program)
+    assert [op.target for op in ops] == ["linear", "gelu", "layer_norm", "add"]
+    units = fuse(ops, toy_acc(), TOY_V1)
+    targets = [[op.target for op in u.ops] for u in units]
+    assert targets == [["linear", "gelu"], ["layer_norm"], ["add"]]
+    matmul = 2 * ROWS * 128 * 128 / 1e12
+    gelu = ROWS * 128 * 8 / 2e10
+    assert units[0].seconds == pytest.approx(max(matmul, gelu), rel=1e-12)
+    with pytest.raises(InputError, match=r"pipeline cores 4 exceed the model's 3 operators"):
+        compile_on_toy(program, toy_calibration(), pipeline_cores=4)
 
 
 def test_streaming_stages_share_the_chips_bandwidth(chain_program):

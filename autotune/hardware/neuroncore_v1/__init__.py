@@ -9,10 +9,10 @@ cores (log-spaced) and the number of equal groups ("copies").
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from autotune.catalog import Accelerator, Instance
-from autotune.errors import DeploymentError, InputError
+from autotune.errors import DeploymentError
 from autotune.hardware._calibration import parse_constants
 from autotune.hardware._graph import GraphSummary
 from autotune.hardware._knobs import Dimension, refuse_unknown, wanted_counts
@@ -40,6 +40,12 @@ def default_group_sizes(instance: Instance, pipeline_cores: int) -> tuple[int, .
     return (pipeline_cores,) * max(1, instance.cores // pipeline_cores)
 
 
+def _count(knob: Knob) -> int:
+    """A count knob (pipeline cores, copies); other knob values never reach here."""
+    assert isinstance(knob, int), knob
+    return knob
+
+
 class NeuronCoreV1:
     name = "neuroncore-v1"
     dimensions: tuple[Dimension, ...] = (
@@ -52,11 +58,11 @@ class NeuronCoreV1:
     ) -> list[Knob]:
         if dimension == "pipeline_cores":
             return list(wanted_counts(wanted, instance.cores))
-        fit = instance.cores // cast(int, chosen["pipeline_cores"])
+        fit = instance.cores // _count(chosen["pipeline_cores"])
         return list(wanted_counts(wanted, fit, allow_max=True))
 
     def deployment(self, instance: Instance, chosen: Mapping[str, Knob]) -> Deployment:
-        p, copies = cast(int, chosen["pipeline_cores"]), cast(int, chosen["copies"])
+        p, copies = _count(chosen["pipeline_cores"]), _count(chosen["copies"])
         return Deployment.of(instance.name, pipeline_cores=p, group_sizes=(p,) * copies)
 
     def chosen(self, deployment: Deployment) -> dict[str, Knob]:
@@ -94,12 +100,7 @@ class NeuronCoreV1:
         compile_knobs: Mapping[str, Knob],
         constants: Constants,
     ) -> tuple[Stage, ...]:
-        cores = cast(int, compile_knobs["pipeline_cores"])
-        if cores > len(graph.ops):
-            raise InputError(
-                f"pipeline cores {cores} exceed the model's {len(graph.ops)} operators; "
-                f"accepted: 1 to {len(graph.ops)}"
-            )
+        cores = _count(compile_knobs["pipeline_cores"])
         return compile_stages(graph, accelerator, cores, constants)
 
     def place(self, plan: Plan, instance: Instance, deployment: Deployment) -> Placement:
@@ -117,18 +118,20 @@ class NeuronCoreV1:
         return placement
 
     def service(self, placement: Placement, constants: Constants) -> ServiceModel:
-        instance, plan = placement.instance, placement.plan
+        instance, plan, c = placement.instance, placement.plan, constants
         acc = instance.accelerator
         return ServiceModel(
             copies=tuple(_servers(placement, cores) for cores in placement.copies),
             stage_names=tuple(f"stage {s.index}" for s in plan.stages),
             cores=instance.cores,
             host_slots=max(1, instance.vcpus),
-            host_s=constants.host_overhead_s,
+            # The framework turns each sequence's tokens into tensors and its outputs back.
+            host_s=c.host_overhead_s + c.host_per_sequence_s * plan.batch_size,
             transfer_s=(plan.input_bytes + plan.output_bytes) / acc.host_link_bandwidth,
-            stage_overhead_s=constants.stage_overhead_s,
-            domain_bandwidth=acc.dram_bandwidth_per_chip * constants.dram_efficiency,
-            jitter_sigma=constants.jitter_sigma,
+            stage_overhead_s=c.stage_overhead_s,
+            domain_bandwidth=acc.dram_bandwidth_per_chip * c.dram_efficiency,
+            core_bandwidth=acc.dram_bandwidth_per_chip * c.core_dma_fraction,
+            jitter_sigma=c.jitter_sigma,
         )
 
     def settings(self, placement: Placement) -> dict[str, Any]:
@@ -157,20 +160,20 @@ def _servers(placement: Placement, cores: tuple[int, ...]) -> tuple[Server, ...]
     acc, chip_of = placement.instance.accelerator, placement.chip_of
     out = []
     for k, (stage, core) in enumerate(zip(placement.plan.stages, cores, strict=True)):
-        traffic = float(stage.dram_bytes)
+        phases = [(c, float(b)) for c, b in stage.phases or ((stage.compute_s, stage.dram_bytes),)]
         nxt = cores[k + 1] if k + 1 < len(cores) else None
         prev = cores[k - 1] if k > 0 else None
         # On one chip, stages hand activations over through device DRAM (write, then read).
         if prev is not None and chip_of(prev) == chip_of(core):
-            traffic += stage.act_in_bytes
+            phases.insert(0, (0.0, float(stage.act_in_bytes)))
         hop = 0.0
         if nxt is not None:
             if chip_of(nxt) == chip_of(core):
-                traffic += stage.act_out_bytes
+                phases.append((0.0, float(stage.act_out_bytes)))
             else:  # NeuronLink chain: one hop per chip between them
                 hops = abs(chip_of(nxt) - chip_of(core))
                 hop = hops * stage.act_out_bytes / acc.chip_link_bandwidth
-        out.append(Server(core, chip_of(core), stage.compute_s, traffic, hop))
+        out.append(Server(core, chip_of(core), tuple(phases), hop))
     return tuple(out)
 
 

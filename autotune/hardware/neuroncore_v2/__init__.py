@@ -137,7 +137,11 @@ class NeuronCoreV2:
         workers = int(placement.deployment.knob("workers_per_copy", DEFAULT_WORKERS))
         return ServiceModel(
             copies=tuple(
-                (Server(core, placement.chip_of(core), stage.compute_s, stage.dram_bytes, 0.0),)
+                (
+                    Server(
+                        core, placement.chip_of(core), ((stage.compute_s, stage.dram_bytes),), 0.0
+                    ),
+                )
                 for (core,) in placement.copies
             ),
             stage_names=("the NeuronCore",),
@@ -147,6 +151,8 @@ class NeuronCoreV2:
             transfer_s=(plan.input_bytes + plan.output_bytes) / acc.host_link_bandwidth,
             stage_overhead_s=constants.exec_overhead_s,
             domain_bandwidth=acc.dram_bandwidth_per_chip * constants.hbm_efficiency,
+            # No published per-core DMA limit: one core may use its chip's whole bandwidth.
+            core_bandwidth=acc.dram_bandwidth_per_chip * constants.hbm_efficiency,
             jitter_sigma=constants.jitter_sigma,
             workers=copies * workers,
             # Busy workers and the runtime's threads time-share the host's physical cores (the
