@@ -97,6 +97,7 @@ CONTRACT = {
 }
 
 
+@pytest.mark.slow
 def test_bench_json_contract(run):
     proc = run("bench", "--json", "--requests", "500")
     assert proc.returncode == 0, proc.stderr
@@ -119,6 +120,7 @@ def test_bench_json_contract(run):
     assert out["mode"] == "data-parallel" and out["numeric_error"] is None  # bench runs no check
 
 
+@pytest.mark.slow
 def test_catalog_lists_the_instances(run):
     proc = run("catalog")
     assert proc.returncode == 0, proc.stderr
@@ -128,12 +130,14 @@ def test_catalog_lists_the_instances(run):
     assert "on-demand-2021-05" in proc.stdout
 
 
+@pytest.mark.slow
 def test_bad_input_end_to_end(run):
     proc = run("bench", "--batch-size", "0")
     assert_one_error_line(proc.returncode, proc.stderr, "batch size 0")
     assert proc.stdout == ""
 
 
+@pytest.mark.slow
 def test_version(run):
     proc = run("--version")
     assert (proc.returncode, proc.stdout.strip()) == (0, __version__)

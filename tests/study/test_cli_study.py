@@ -61,6 +61,7 @@ def check_row(row: dict) -> None:
 # --- study --json for each objective -------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["min-latency", "max-throughput", "min-cost", "pareto"])
 def test_study_json_for_each_objective(autotune_cli, tmp_path, objective):
     url = sqlite_url(tmp_path)
@@ -90,6 +91,7 @@ def test_study_json_for_each_objective(autotune_cli, tmp_path, objective):
     assert front == non_dominated
 
 
+@pytest.mark.slow
 def test_study_text_output(autotune_cli, tmp_path):
     run = autotune_cli("study", *SMALL, "--trials", "2", "--storage", sqlite_url(tmp_path))
     assert run.code == 0, run.err
@@ -97,6 +99,7 @@ def test_study_text_output(autotune_cli, tmp_path):
     assert "NEURONCORE_GROUP_SIZES=" in run.out
 
 
+@pytest.mark.slow
 def test_default_storage_is_autotune_db_in_the_working_directory(autotune_cli, tmp_path):
     run = autotune_cli("study", *SMALL, "--trials", "1", "--json")
     assert run.code == 0, run.err
@@ -151,6 +154,7 @@ def in_shared(shared: Path, *args: str) -> Run:
     return run_cli(shared, *args, "--storage", sqlite_url(shared))
 
 
+@pytest.mark.slow
 def test_studies_lists_both(shared):
     run = in_shared(shared, "studies", "--json")
     assert run.code == 0, run.err
@@ -171,6 +175,7 @@ def test_studies_lists_both(shared):
     assert text.code == 0 and "lat" in text.out and "none" in text.out
 
 
+@pytest.mark.slow
 def test_every_command_reads_the_storage_from_the_environment(autotune_cli, tmp_path, monkeypatch):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -205,6 +210,7 @@ def test_studies_of_an_empty_storage(autotune_cli, tmp_path):
     assert run.code == 0 and run.out.startswith("no studies in")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["trials", "best", "export", "worker"])
 def test_without_a_study_name_several_studies_are_listed(shared, command):
     run = in_shared(shared, command)
@@ -227,6 +233,7 @@ def test_a_read_command_creates_no_database(autotune_cli, tmp_path, command):
     assert_one_error_line(run, str(tmp_path / "autotune.db"))
 
 
+@pytest.mark.slow
 def test_studies_skips_studies_autotune_did_not_create(autotune_cli, tmp_path):
     url = sqlite_url(tmp_path)
     assert autotune_cli("study", *SMALL, "--trials", "1", "--storage", url).code == 0
@@ -236,6 +243,7 @@ def test_studies_skips_studies_autotune_did_not_create(autotune_cli, tmp_path):
     assert len(run.json()["studies"]) >= 1
 
 
+@pytest.mark.slow
 def test_trials_sorted_by_p95(shared, lat_records):
     run = in_shared(shared, "trials", "--study-name", "lat", "--sort", "p95", "--json")
     assert run.code == 0, run.err
@@ -256,11 +264,13 @@ def test_trials_sorted_by_p95(shared, lat_records):
     assert limited.code == 0 and "inf1.xlarge" in limited.out
 
 
+@pytest.mark.slow
 def test_negative_limit_is_refused(shared):
     run = in_shared(shared, "trials", "--study-name", "lat", "--limit", "-3")
     assert_one_error_line(run, "--limit", "-3")
 
 
+@pytest.mark.slow
 def test_trials_lists_what_could_not_deploy(shared):
     run = in_shared(shared, "trials", "--study-name", "none", "--json")
     assert run.code == 0, run.err
@@ -270,6 +280,7 @@ def test_trials_lists_what_could_not_deploy(shared):
     assert failed["trial_number"] == 0 and "device memory" in failed["reason"]
 
 
+@pytest.mark.slow
 def test_best_by_another_objective(shared, lat_records):
     run = in_shared(shared, "best", "--study-name", "lat", "--objective", "min-cost", "--json")
     assert run.code == 0, run.err
@@ -283,6 +294,7 @@ def test_best_by_another_objective(shared, lat_records):
     assert [r["trial_number"] for r in own.json()["best"]] == [fastest.trial_number]
 
 
+@pytest.mark.slow
 def test_best_of_a_study_without_results_exits_1(shared):
     run = in_shared(shared, "best", "--study-name", "none")
     assert run.code == 1 and "no feasible config" in run.err
@@ -311,6 +323,7 @@ def test_best_of_a_study_without_results_exits_1(shared):
         "no completed trial",
     ],
 )
+@pytest.mark.slow
 def test_read_side_mistakes(shared, args, names):
     run = in_shared(shared, *args)
     assert_one_error_line(run, *names)
@@ -388,16 +401,19 @@ def fastest(records: list[TrialRecord]) -> TrialRecord:
     return min(records, key=lambda r: (r.latency.p95_ms, r.trial_number))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt,load", [("yaml", yaml.safe_load), ("json", json.loads)])
 def test_export_yaml_and_json(shared, lat_records, fmt, load):
     spec = load(export(shared, "--format", fmt).out)
     check_spec(spec, fastest(lat_records))
 
 
+@pytest.mark.slow
 def test_export_format_defaults_to_yaml(shared):
     assert export(shared).out == export(shared, "--format", "yaml").out
 
 
+@pytest.mark.slow
 def test_export_trial_and_pick(shared, lat_records):
     for r in lat_records[:3]:
         check_spec(
@@ -408,6 +424,7 @@ def test_export_trial_and_pick(shared, lat_records):
     check_spec(picked, cheapest)
 
 
+@pytest.mark.slow
 def test_export_to_files_matches_stdout(shared, tmp_path):
     for fmt in ("yaml", "json", "env", "script"):
         target = tmp_path / f"deploy.{fmt}"
@@ -423,6 +440,7 @@ def test_export_to_files_matches_stdout(shared, tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_export_through_a_symlink_writes_its_target_and_keeps_the_link(shared, tmp_path):
     (tmp_path / "configs").mkdir()
     real = tmp_path / "configs" / "deploy.yaml"
@@ -439,6 +457,7 @@ def test_export_through_a_symlink_writes_its_target_and_keeps_the_link(shared, t
     assert dangling.is_symlink() and (tmp_path / "configs" / "new.yaml").is_file()
 
 
+@pytest.mark.slow
 def test_the_script_is_the_generations_template_with_the_spec_as_config(shared, lat_records):
     r = fastest(lat_records)
     spec = spec_from_record(r, "lat")
@@ -456,6 +475,7 @@ def test_the_script_is_the_generations_template_with_the_spec_as_config(shared, 
     assert ast.literal_eval(literal) == spec.to_dict()
 
 
+@pytest.mark.slow
 def test_export_env_is_sourceable(shared, lat_records, tmp_path):
     text = export(shared, "--format", "env").out
     r = fastest(lat_records)
@@ -488,6 +508,7 @@ def test_export_env_is_sourceable(shared, lat_records, tmp_path):
     assert shell.stdout.strip() == exported["NEURONCORE_GROUP_SIZES"]
 
 
+@pytest.mark.slow
 def test_exported_script_runs(shared, lat_records, tmp_path, cache_dir):
     path = tmp_path / "deploy.py"
     export(shared, "--format", "script", "-o", str(path))
@@ -513,6 +534,7 @@ def test_exported_script_runs(shared, lat_records, tmp_path, cache_dir):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deploy.py"]
 
 
+@pytest.mark.slow
 def test_export_of_a_gpu_trial_has_no_neuron_settings(autotune_cli, tmp_path):
     url = sqlite_url(tmp_path)
     gpu = ["--instances", "g4dn.xlarge", "--batch-sizes", "2", "--study-name", "gpu"]
@@ -543,6 +565,7 @@ def test_export_of_a_gpu_trial_has_no_neuron_settings(autotune_cli, tmp_path):
     ["missing-dir/deploy.yaml", ".", "a-file/deploy.yaml"],
     ids=["inside a missing directory", "a directory", "inside a file"],
 )
+@pytest.mark.slow
 def test_export_to_an_unwritable_path(shared, tmp_path, where):
     (tmp_path / "a-file").write_text("keep")
     target = tmp_path / where
@@ -552,6 +575,7 @@ def test_export_to_an_unwritable_path(shared, tmp_path, where):
     assert (tmp_path / "a-file").read_text() == "keep"
 
 
+@pytest.mark.slow
 def test_export_to_a_too_long_file_name(shared, tmp_path):
     target = tmp_path / ("x" * 300 + ".yaml")
     run = in_shared(shared, "export", "--study-name", "lat", "-o", str(target))

@@ -17,8 +17,11 @@ from storage import ResultStore
 from tests.factories import record
 from tests.storage.conftest import db_url, postgres_admin  # noqa: F401  (fixtures)
 
-# fail_stale_trials and the retry callback are "experimental" in Optuna since 2.8.
-pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+pytestmark = [
+    pytest.mark.slow,  # each waits out a grace period
+    # fail_stale_trials and the retry callback are "experimental" in Optuna since 2.8.
+    pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning"),
+]
 
 RUNNING, FAIL, WAITING = (
     optuna.trial.TrialState.RUNNING,

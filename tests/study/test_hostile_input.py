@@ -26,6 +26,9 @@ from safetensors.numpy import save_file
 from autotune.catalog import instance_names
 from tests.study.helpers import MINILM, Run, assert_one_error_line, run_cli
 
+# Every case runs against a copy of a database made by real studies (the module's ``base``).
+pytestmark = pytest.mark.slow
+
 # One instance, batch 1, pipeline 1: every trial reuses one compiled plan.
 TINY = ["--model", MINILM, "--seq-len", "32", "--batch-sizes", "1", "--pipeline-cores", "1"]
 TINY += ["--instances", "inf1.xlarge"]

@@ -24,6 +24,9 @@ from tests.study.helpers import sqlite_url
 from ui import analysis
 from ui.charts import FRONT_NAME, INFEASIBLE_NAME
 
+# Streamlit runs every page (seconds each), mostly over a database of real studies.
+pytestmark = pytest.mark.slow
+
 APP = str(Path(analysis.__file__).parent / "app.py")
 PAGES = [
     "Studies",

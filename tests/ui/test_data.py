@@ -33,6 +33,7 @@ def _digest(url: str) -> str:
     return hashlib.sha256(b"".join(f.read_bytes() for f in files if f.exists())).hexdigest()
 
 
+@pytest.mark.slow
 def test_reading_every_page_leaves_the_database_unchanged(
     study_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -46,6 +47,7 @@ def test_reading_every_page_leaves_the_database_unchanged(
     assert _digest(study_url) == before
 
 
+@pytest.mark.slow
 def test_study_rows_and_load_study(study_url: str) -> None:
     rows = study_rows(study_url)
     assert [(r.study_name, r.n_complete, r.n_running) for r in rows] == [
