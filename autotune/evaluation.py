@@ -16,7 +16,7 @@ from autotune.emulator import (
     run_load,
 )
 from autotune.errors import InputError
-from autotune.hardware import Placement, Plan, generation_of
+from autotune.hardware import Placement, Plan, generation_of, uncertainty_of
 from autotune.models import resolve_model
 from autotune.values import (
     MAX_REQUESTS,
@@ -55,6 +55,10 @@ def evaluate(experiment: Experiment, cache: CompileCache | None = None) -> Evalu
     requests = max(load.requests, concurrency)
     sim = run_load(placement, concurrency=concurrency, requests=requests, seed=load.seed)
     plan = compiled.plan
+    settings = generation.settings(placement)
+    stack = settings.get("stack")
+    regime = f"{generation.name}:{stack}" if stack else generation.name
+    copies = len(placement.copies)
     return Evaluation(
         workload=workload,
         deployment=deployment,
@@ -62,7 +66,8 @@ def evaluate(experiment: Experiment, cache: CompileCache | None = None) -> Evalu
         result=_result(sim, plan, placement),
         cost=Cost(experiment.price_set, price, price / (sim.throughput * 3600) * 1e6),
         provenance=Provenance(plan.key, plan.emulator_version, compiled.seconds, compiled.cached),
-        settings=generation.settings(placement),
+        settings=settings,
+        uncertainty=uncertainty_of(regime, workload.batch_size, concurrency, copies),
     )
 
 

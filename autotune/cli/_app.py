@@ -28,3 +28,8 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 def emit(obj: dict[str, Any]) -> None:
     """Print one JSON object on one line."""
     typer.echo(json.dumps(obj, indent=None))
+
+
+def emit_list(items: list[dict[str, Any]]) -> None:
+    """Print one JSON list on one line."""
+    typer.echo(json.dumps(items, indent=None))

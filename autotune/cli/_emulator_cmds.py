@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from autotune.catalog import DEFAULT_PRICE_SET, load_instances, load_price_sets
-from autotune.cli._app import AsJson, Batch, Instance, Model, SeqLen, Task, app, emit
+from autotune.cli._app import AsJson, Batch, Instance, Model, SeqLen, Task, app, emit, emit_list
 from autotune.cli._format import table
 from autotune.cli._knobs import (
     AutoCast,
@@ -16,6 +16,7 @@ from autotune.cli._knobs import (
     Copies,
     GroupSizes,
     PipelineCores,
+    Stack,
     WorkersPerCopy,
     deployment_of,
 )
@@ -102,6 +103,7 @@ def bench(
     workers_per_copy: WorkersPerCopy = None,
     auto_cast: AutoCast = None,
     auto_cast_type: AutoCastType = None,
+    stack: Stack = None,
     model: Model = DEFAULT_MODEL,
     task: Task = DEFAULT_TASK,
     seq_len: SeqLen = 128,
@@ -127,6 +129,7 @@ def bench(
             workers_per_copy=workers_per_copy,
             auto_cast=auto_cast,
             auto_cast_type=auto_cast_type,
+            stack=stack,
         ),
         Load(concurrency=concurrency, requests=requests, seed=seed),
         price_set,
@@ -155,37 +158,31 @@ def bench(
 
 @app.command()
 def validate(
-    requests: Annotated[int, typer.Option(help="Requests simulated per row")] = 2000,
+    requests: Annotated[int, typer.Option(help="Requests simulated per row")] = 1000,
+    cv: Annotated[
+        bool,
+        typer.Option(
+            "--cv",
+            help="Leave one source out: refit without it and predict it (about 20 minutes)",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Reproduce the published AWS blog table beside the emulator's figures."""
+    """Every public measurement beside the emulator's prediction, grouped by source."""
+    from autotune.cli._validate import conclusions, table_text
     from autotune.evaluation import check_load
-    from autotune.reference import validate_rows
+    from autotune.reference import cross_validation, validate_rows, validation_table
     from autotune.values import Load
 
     check_load(Load(requests=requests))
-    rows = [v.to_dict() for v in validate_rows(requests)]
+    if cv:
+        progress = None if as_json else (lambda line: typer.echo(line, err=True))
+        rows = cross_validation(requests=min(requests, 300), progress=progress)
+    else:
+        rows = validation_table(requests=requests)
     if as_json:
-        emit({"rows": rows})
+        emit_list([r.to_dict() for r in rows])
         return
-    headers = ["instance", "batch", "mode", "clients", "seq/s pub", "seq/s emu", "err"]
-    headers += ["p95 ms pub", "p95 ms emu", "err", "$/1M pub", "$/1M emu"]
-    body = [
-        [
-            r["instance_type"],
-            r["batch_size"],
-            r["mode"],
-            r["clients"],
-            f"{r['throughput_published']:.0f}",
-            f"{r['throughput']:.0f}",
-            f"{r['throughput_error_pct']:+.1f}%",
-            f"{r['p95_ms_published']:.1f}",
-            f"{r['p95_ms']:.1f}",
-            f"{r['p95_error_pct']:+.1f}%",
-            f"{r['cost_per_1m_published']:.2f}",
-            f"{r['cost_per_1m_usd']:.2f}",
-        ]
-        for r in rows
-    ]
-    typer.echo(table(headers, body))
-    typer.echo("\nPrices: on-demand-2021-05 (the set that reproduces the blog's cost column).")
+    typer.echo(table_text(rows, left_out=cv))
+    if not cv:
+        typer.echo("\n" + conclusions(validate_rows(requests)))

@@ -42,6 +42,13 @@ AutoCastType = Annotated[
     str | None,
     typer.Option(help="--auto-cast-type: bf16, fp16, tf32 or fp8_e4m3, inf2/trn1 (default: bf16)"),
 ]
+Stack = Annotated[
+    str | None,
+    typer.Option(
+        help="GPU serving stack: torchscript-amp, torchscript-fp16, eager-fp32, tensorrt-fp16 "
+        "or tensorrt-int8 (default: torchscript-amp, the AWS blog's)"
+    ),
+]
 Concurrency = Annotated[
     int | None,
     typer.Option(help="Closed-loop clients (default: one per stage of every model copy)"),

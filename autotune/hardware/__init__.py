@@ -19,6 +19,7 @@ from autotune.hardware._graph import GraphSummary, Matmul, OpCost, Value
 from autotune.hardware._knobs import Dimension
 from autotune.hardware._plan import Plan, Stage
 from autotune.hardware._service import Placement, Server, ServiceModel
+from autotune.hardware._uncertainty import regime, uncertainty_of
 
 __all__ = [
     "GENERATIONS",
@@ -38,4 +39,6 @@ __all__ = [
     "generation_of",
     "load_calibration",
     "parse_calibration",
+    "regime",
+    "uncertainty_of",
 ]

@@ -1,45 +1,25 @@
-"""How sure the emulator is: the leave-one-source-out error of a prediction's regime.
+"""Writing the emulator's uncertainty: the leave-one-source-out error of each regime.
 
-A regime is the hardware generation (a GPU with its serving stack, as "gpu:tensorrt-fp16"),
-the batch range and the load (one client per model copy or fewer, or more).
 ``benchmarks/fit_calibration.py --cv --write-uncertainty`` writes the cross-validated error of
-each regime to ``uncertainty.yaml``; ``uncertainty`` looks an evaluation's regime up there (a
-regime without cross-validated figures falls back to its stack, its generation, then to all).
+each regime to ``autotune/hardware/uncertainty.yaml``; every evaluation then carries the error
+of its regime (``autotune.hardware.uncertainty_of``), which ``uncertainty`` here returns.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import yaml
 
+from autotune.hardware import regime, uncertainty_of
 from autotune.reference._validate import ValidationRow, median
-from autotune.values import Evaluation
+from autotune.values import Evaluation, Uncertainty
 
-UNCERTAINTY_FILE = Path(__file__).with_name("uncertainty.yaml")
+UNCERTAINTY_FILE = Path(str(resources.files("autotune.hardware").joinpath("uncertainty.yaml")))
 LATENCY = ("p50_ms", "p95_ms", "mean_ms")
-
-
-@dataclass(frozen=True)
-class Uncertainty:
-    """Relative uncertainty of a prediction's throughput and latency (0.1 = +-10%)."""
-
-    throughput_rel: float
-    latency_rel: float
-
-    def to_dict(self) -> dict[str, float]:
-        return {"throughput_rel": self.throughput_rel, "latency_rel": self.latency_rel}
-
-
-def regime(generation: str, batch: int, clients: int, copies: int) -> tuple[str, str, str]:
-    """(generation, batch range, load): one client per copy or fewer is a light load."""
-    batches = "1" if batch == 1 else "2-8" if batch <= 8 else "9+"
-    return generation, batches, "light" if clients <= copies else "queued"
 
 
 def _rms(errors: Sequence[float]) -> float | None:
@@ -76,42 +56,19 @@ def write_uncertainty(rows: Iterable[ValidationRow], path: Path = UNCERTAINTY_FI
     header = (
         "# Leave-one-source-out error per regime (RMS of the relative errors of its figures),\n"
         "# written by benchmarks/fit_calibration.py --cv --write-uncertainty. Read by\n"
-        "# autotune.reference.uncertainty(); null where a regime has no figure of that kind.\n"
+        "# autotune.hardware.uncertainty_of(); null where a regime has no figure of that kind.\n"
     )
     path.write_text(header + yaml.safe_dump(regime_table(rows), sort_keys=False))
 
 
-@functools.cache
-def _table() -> dict:
-    text = resources.files("autotune.reference").joinpath("uncertainty.yaml").read_text()
-    return dict(yaml.safe_load(text))
-
-
-def _lookup(entries: Sequence[dict], key: str) -> float | None:
-    values = [e[key] for e in entries if e.get(key) is not None]
-    return max(values) if values else None
-
-
 def uncertainty(evaluation: Evaluation) -> Uncertainty:
     """The cross-validated relative error of ``evaluation``'s regime."""
-    table = _table()
-    generation = evaluation.generation
-    if "stack" in evaluation.settings:
-        generation = f"{generation}:{evaluation.settings['stack']}"
-    copies = max(1, len(evaluation.settings.get("copies", ())))
-    key = regime(generation, evaluation.workload.batch_size, evaluation.result.concurrency, copies)
-    exact = [r for r in table["regimes"] if (r["generation"], r["batch"], r["load"]) == key]
-    broader = [
-        table["generations"].get(generation, {}),
-        table["generations"].get(generation.split(":")[0], {}),
-        table["all"],
-    ]
-    values = {}
-    for kind in ("throughput_rel", "latency_rel"):
-        values[kind] = _lookup(exact, kind) or next(
-            (e[kind] for e in broader if e.get(kind) is not None), 0.0
-        )
-    return Uncertainty(float(values["throughput_rel"]), float(values["latency_rel"]))
+    return evaluation.uncertainty or uncertainty_of(
+        evaluation.regime_generation,
+        evaluation.workload.batch_size,
+        evaluation.result.concurrency,
+        max(1, len(evaluation.settings.get("copies", ()))),
+    )
 
 
 def summarize(rows: Sequence[ValidationRow]) -> str:

@@ -24,6 +24,7 @@ from autotune.values._result import (
     Result,
     StageResult,
     TrialRecord,
+    Uncertainty,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "Result",
     "StageResult",
     "TrialRecord",
+    "Uncertainty",
     "Workload",
     "dominates",
     "pareto_indices",

@@ -161,6 +161,22 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class Uncertainty:
+    """Relative uncertainty of a prediction's throughput and latency (0.1 = +-10%): the
+    emulator's leave-one-source-out error on public measurements of the same regime."""
+
+    throughput_rel: float
+    latency_rel: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"throughput_rel": self.throughput_rel, "latency_rel": self.latency_rel}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Uncertainty:
+        return cls(float(raw["throughput_rel"]), float(raw["latency_rel"]))
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """One experiment and everything it produced: the unit that is stored, shown and exported.
 
@@ -176,10 +192,17 @@ class Evaluation:
     cost: Cost
     provenance: Provenance
     settings: Mapping[str, Any] = field(default_factory=dict)
+    uncertainty: Uncertainty | None = None  # None: recorded before autotune measured it
 
     @property
     def generation(self) -> str:
         return str(self.settings.get("generation", ""))
+
+    @property
+    def regime_generation(self) -> str:
+        """The generation, with the serving stack where there is one (``gpu:tensorrt-fp16``)."""
+        stack = self.settings.get("stack")
+        return f"{self.generation}:{stack}" if stack else self.generation
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,6 +213,7 @@ class Evaluation:
             "cost": self.cost.to_dict(),
             "provenance": self.provenance.to_dict(),
             "settings": dict(self.settings),
+            "uncertainty": None if self.uncertainty is None else self.uncertainty.to_dict(),
         }
 
     def flat(self) -> dict[str, Any]:
@@ -228,6 +252,8 @@ class Evaluation:
             "compile_cached": p.compile_cached,
             "numeric_error": p.numeric_error,
         }
+        if self.uncertainty is not None:
+            out["uncertainty"] = self.uncertainty.to_dict()
         if c.fleet_size is not None:
             out["fleet_size"] = c.fleet_size
             out["fleet_cost_per_hour_usd"] = round(c.fleet_size * c.per_hour_usd, 4)
@@ -243,6 +269,7 @@ class Evaluation:
             Cost.from_dict(raw["cost"]),
             Provenance.from_dict(raw["provenance"]),
             dict(raw.get("settings", {})),
+            None if raw.get("uncertainty") is None else Uncertainty.from_dict(raw["uncertainty"]),
         )
 
 
