@@ -107,6 +107,7 @@ def resolve_name(url: str, name: str | None) -> str:
     objective, trials) when there are several or none."""
     if name is not None:
         return name
+    ResultStore(url, read_only=True).close()  # first: refuses a missing or foreign database
     storage = rdb_storage(url)
     summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=False)
     if len(summaries) == 1:

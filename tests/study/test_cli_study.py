@@ -219,13 +219,6 @@ def test_without_a_study_name_several_studies_are_listed(shared, command):
     assert run.out == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="production bug: without --study-name, resolve_name lists the studies through "
-    "Optuna's storage before ResultStore(read_only=True) checks the file, and Optuna creates "
-    "an empty database (114 KB autotune.db); with --study-name the same commands refuse with "
-    "'no such file' and create nothing",
-)
 @pytest.mark.parametrize("command", ["trials", "best", "export", "worker"])
 def test_a_read_command_creates_no_database(autotune_cli, tmp_path, command):
     run = autotune_cli(command)
