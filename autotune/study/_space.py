@@ -38,7 +38,7 @@ class Constraints(BaseModel):
 
 
 # Keys added to the document after autotune 0.1 (see ``SearchSpace.stable_dump``).
-_LATER_KEYS = ("workers_per_copy", "auto_cast", "auto_cast_type")
+_LATER_KEYS = ("workers_per_copy", "auto_cast", "auto_cast_type", "stack")
 
 
 class SearchSpace(BaseModel):
@@ -58,6 +58,20 @@ class SearchSpace(BaseModel):
     auto_cast_type: Literal["all"] | tuple[Literal["bf16", "fp16", "tf32", "fp8_e4m3"], ...] = (
         "bf16",
     )
+    # GPUs: the serving stack; the AWS blog's by default (autotune bench --stack lists them).
+    stack: (
+        Literal["all"]
+        | tuple[
+            Literal[
+                "torchscript-amp",
+                "torchscript-fp16",
+                "eager-fp32",
+                "tensorrt-fp16",
+                "tensorrt-int8",
+            ],
+            ...,
+        ]
+    ) = ("torchscript-amp",)
     concurrency: Literal["per-stage"] | int = "per-stage"
     requests: int = Field(2000, ge=1, le=MAX_REQUESTS)
     price_set: str = "on-demand"
