@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Serve a deployment exported by autotune on a GPU instance.
+"""Serve a deployment exported by autotune on a GPU instance, with its serving stack.
 
-With CUDA available, this traces the model with TorchScript and serves closed-loop clients under
-AMP autocast (FP16), the stack the emulator's GPU figures describe. Without a GPU it runs the
-load test on autotune's emulator (autotune must be installed).
+With CUDA available, this builds the model for the exported stack (``torchscript-amp``: traced
+with TorchScript, run under AMP autocast, as the AWS blog; ``torchscript-fp16``: an FP16 model
+traced; ``eager-fp32``: plain PyTorch; ``tensorrt-fp16`` / ``tensorrt-int8``: compiled with
+Torch-TensorRT) and serves closed-loop clients. Without a GPU it runs the load test on
+autotune's emulator (autotune must be installed).
 
     python deploy.py [--requests N] [--json]
 """
@@ -32,7 +34,8 @@ def example_inputs(device: str, vocab: int = 1000) -> tuple[Any, ...]:
     return tuple(tensors[name] for name in CONFIG["input_names"])
 
 
-def serve_on_gpu(requests: int) -> dict[str, Any]:
+def build(stack: str, inputs: tuple[Any, ...]) -> Any:
+    """The model as the stack serves it."""
     import torch
     import transformers
 
@@ -42,9 +45,26 @@ def serve_on_gpu(requests: int) -> dict[str, Any]:
         else transformers.AutoModelForSequenceClassification
     )
     model = auto.from_pretrained(CONFIG["model"], torchscript=True).eval().cuda()
+    with torch.no_grad():
+        if stack == "eager-fp32":
+            return model
+        if stack == "torchscript-fp16":
+            return torch.jit.trace(model.half(), inputs)
+        if stack.startswith("tensorrt"):
+            import torch_tensorrt
+
+            precision = {torch.int8 if stack == "tensorrt-int8" else torch.half}
+            return torch_tensorrt.compile(model, inputs=list(inputs), enabled_precisions=precision)
+        with torch.autocast("cuda", dtype=torch.float16):  # torchscript-amp, the blog's
+            return torch.jit.trace(model, inputs)
+
+
+def serve_on_gpu(requests: int) -> dict[str, Any]:
+    import torch
+
+    stack = CONFIG["knobs"].get("stack", "torchscript-amp")
     inputs = example_inputs("cuda")
-    with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16):
-        traced = torch.jit.trace(model, inputs)
+    served = build(stack, inputs)
     latencies: list[float] = []
     lock = threading.Lock()
     clients = CONFIG["concurrency"]
@@ -52,8 +72,8 @@ def serve_on_gpu(requests: int) -> dict[str, Any]:
     def client() -> None:
         for _ in range(max(1, requests // clients)):
             started = time.perf_counter()
-            with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16):
-                traced(*inputs)
+            with torch.no_grad(), torch.autocast("cuda", enabled=stack == "torchscript-amp"):
+                served(*inputs)
             torch.cuda.synchronize()
             with lock:
                 latencies.append(time.perf_counter() - started)
@@ -67,7 +87,7 @@ def serve_on_gpu(requests: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     latencies.sort()
     return {
-        "backend": "cuda",
+        "backend": f"cuda ({stack})",
         "throughput": len(latencies) * CONFIG["batch_size"] / elapsed,
         "latency_ms": {
             "p50": latencies[len(latencies) // 2] * 1e3,
