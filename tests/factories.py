@@ -24,6 +24,7 @@ from autotune.values import (
     Result,
     StageResult,
     TrialRecord,
+    Uncertainty,
     Workload,
 )
 
@@ -85,10 +86,11 @@ def record(
     task: str = "question-answering",
     seq_len: int = 32,
     batch_size: int = 1,
-    # deployment (both knobs None: a deployment without knobs, as on a GPU)
+    # deployment: NeuronCore-v1 knobs; with both None, a GPU's (its serving stack, if given)
     instance_type: str = "inf1.xlarge",
     pipeline_cores: int | None = 1,
     group_sizes: tuple[int, ...] | None = (1, 1, 1, 1),
+    stack: str | None = None,
     # load
     concurrency: int = 4,
     requests: int = 2000,
@@ -118,14 +120,16 @@ def record(
     compile_cached: bool = False,
     numeric_error: float | None = None,
     settings: Mapping[str, Any] | None = None,  # default: what the knobs make it
+    uncertainty: Uncertainty | None = None,
 ) -> TrialRecord:
     """A record of trial ``number``; every argument lands where the nested values keep it."""
     knobless = pipeline_cores is None and group_sizes is None
     p = pipeline_cores or 1
     groups = group_sizes or (p,)
     if knobless:
-        deployment = Deployment(instance_type)
-        derived_mode, derived_cores, derived_settings = "gpu", ((0,),), GPU_SETTINGS
+        deployment = Deployment.of(instance_type, stack=stack)
+        derived_mode, derived_cores = "gpu", ((0,),)
+        derived_settings = GPU_SETTINGS if stack is None else GPU_SETTINGS | {"stack": stack}
     else:
         deployment = Deployment.of(instance_type, pipeline_cores=p, group_sizes=groups)
         derived_mode = neuron_mode(p, groups)
@@ -154,17 +158,19 @@ def record(
             plan_key, emulator_version, compile_seconds, compile_cached, numeric_error
         ),
         settings=dict(derived_settings if settings is None else settings),
+        uncertainty=uncertainty,
     )
     trial_id = number + 1 if optuna_trial_id is None else optuna_trial_id
     return TrialRecord(study_name, trial_id, number, evaluation)
 
 
 def gpu_record(number: int = 0, **changes: Any) -> TrialRecord:
-    """A g4dn.xlarge trial: no knobs, one copy on the one GPU."""
+    """A g4dn.xlarge trial: the blog's serving stack, one copy on the one GPU."""
     gpu: dict[str, Any] = {
         "instance_type": "g4dn.xlarge",
         "pipeline_cores": None,
         "group_sizes": None,
+        "stack": "torchscript-amp",
         "concurrency": 1,
         "per_hour_usd": 0.526,
         "core_utilization": (0.9,),

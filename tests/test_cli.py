@@ -118,6 +118,9 @@ def test_bench_json_contract(run):
     )
     assert out["bottleneck"] in {"compute", "dram-bandwidth", "link", "host", "concurrency"}
     assert out["mode"] == "data-parallel" and out["numeric_error"] is None  # bench runs no check
+    # The cross-validated uncertainty of the prediction's regime, relative.
+    assert set(out["uncertainty"]) == {"throughput_rel", "latency_rel"}
+    assert all(0 < u < 1 for u in out["uncertainty"].values())
 
 
 @pytest.mark.slow
@@ -175,13 +178,14 @@ def test_bench_json_with_groups(cli_main):
     assert data["core_utilization"][8:] == [0.0] * 8
 
 
-def test_bench_json_of_a_gpu_has_no_neuron_knobs(cli_main):
+def test_bench_json_of_a_gpu_has_its_stack_and_no_neuron_knobs(cli_main):
     code, out, err = cli_main("bench", "--json", "--instance", "g4dn.xlarge", "--requests", "300")
     assert code == 0, err
     data = json.loads(out)
     assert data.keys() >= CONTRACT - {"pipeline_cores", "group_sizes"}
     assert "pipeline_cores" not in data and "group_sizes" not in data
     assert (data["instance_type"], data["mode"], data["copies"]) == ("g4dn.xlarge", "gpu", 1)
+    assert data["stack"] == "torchscript-amp"  # its one knob, at its default (the blog's)
     assert data["concurrency"] == 1 and len(data["core_utilization"]) == 1
 
 
@@ -195,7 +199,7 @@ def test_bench_text(cli_main):
     "instance,deployment",
     [
         ("inf1.xlarge", "group sizes 4 x 1, pipeline cores 1 (data-parallel), 4 clients"),
-        ("g4dn.xlarge", "- (gpu), 1 client"),
+        ("g4dn.xlarge", "stack torchscript-amp (gpu), 1 client"),
     ],
 )
 def test_bench_text_names_the_deployment_in_one_line(cli_main, instance, deployment):
@@ -272,11 +276,11 @@ BAD = {
     ),
     "pipeline cores on a GPU": (
         ["bench", "--instance", "g4dn.xlarge", "--pipeline-cores", "2"],
-        ["--pipeline-cores do not apply to g4dn.xlarge", "accepts no deployment knobs"],
+        ["--pipeline-cores do not apply to g4dn.xlarge", "it accepts --stack {torchscript-amp"],
     ),
     "groups on a GPU": (
         ["bench", "--instance", "g4dn.xlarge", "--group-sizes", "1,1"],
-        ["--group-sizes do not apply to g4dn.xlarge", "accepts no deployment knobs"],
+        ["--group-sizes do not apply to g4dn.xlarge", "it accepts --stack {torchscript-amp"],
     ),
     "both on a GPU": (
         ["bench", "--instance", "g4dn.xlarge", "--pipeline-cores", "1", "--group-sizes", "1"],
@@ -284,11 +288,14 @@ BAD = {
     ),
     "compile: pipeline cores on a GPU": (
         ["compile", "--instance", "g4dn.xlarge", "--pipeline-cores", "2"],
-        ["--pipeline-cores do not apply to g4dn.xlarge", "accepts no deployment knobs"],
+        ["--pipeline-cores do not apply to g4dn.xlarge", "it accepts --stack {torchscript-amp"],
     ),
-    "deployment not fitting device memory": (
-        ["bench", "--model", "bert-large-uncased", "--batch-size", "128", "--seq-len", "512"],
-        ["device memory", "chip 0 of inf1.xlarge", "8 GiB"],
+    "deployment not fitting device memory": (  # 16 GiB for one copy
+        [
+            *("bench", "--model", str(MINILM), "--seq-len", "512"),
+            *("--batch-size", "1024", "--pipeline-cores", "4"),
+        ],
+        ["needs 16.0 GiB of device memory", "chip 0 of inf1.xlarge", "8 GiB"],
     ),
     "compile: pipeline cores above the instance's": (
         ["compile", "--no-verify", "--pipeline-cores", "17", "--instance", "inf1.6xlarge"],

@@ -9,6 +9,7 @@ The current code then opens it. Both backends run (see ``conftest.db_url``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -239,6 +240,22 @@ def _records_of(rows: list[dict[str, Any]]) -> list[TrialRecord]:
     return [_converted(row, _REQUESTS if row["study_name"] == _STUDY else 2000) for row in rows]
 
 
+def _without_stack(records: list[TrialRecord]) -> list[TrialRecord]:
+    """``records`` without a GPU serving stack (see the xfail test on converted GPU rows)."""
+    out = []
+    for r in records:
+        ev = r.evaluation
+        knobs = tuple(k for k in ev.deployment.knobs if k[0] != "stack")
+        settings = {k: v for k, v in ev.settings.items() if k != "stack"}
+        deployment = Deployment(ev.deployment.instance_type, knobs)
+        out.append(
+            dataclasses.replace(
+                r, evaluation=dataclasses.replace(ev, deployment=deployment, settings=settings)
+            )
+        )
+    return out
+
+
 def _without_version(rows: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {
         id_: {k: v for k, v in row.items() if k != "autotune_version"} for id_, row in rows.items()
@@ -258,8 +275,8 @@ def test_a_0001_database_upgrades_without_losing_a_trial(db_url: str) -> None:
 
     assert _revision(db_url) == head_revision()
     expected = _records_of(rows)
-    assert store.records(_STUDY) == expected[:-1]
-    assert store.records("other") == expected[-1:]
+    assert _without_stack(store.records(_STUDY)) == expected[:-1]
+    assert _without_stack(store.records("other")) == expected[-1:]
     after = _rows(db_url)
     # Every row kept with its keys and bookkeeping; the record columns folded into one.
     assert set(after) == set(rows_before)
@@ -275,7 +292,8 @@ def test_a_0001_database_upgrades_without_losing_a_trial(db_url: str) -> None:
     data_parallel, pipeline, mixed, gpu = store.records(_STUDY)
     assert mixed.deployment == Deployment.of("inf1.xlarge", pipeline_cores=2, group_sizes=(2, 2))
     assert (mixed.deployment.instance_type, mixed.workload.batch_size) == ("inf1.xlarge", 4)
-    assert gpu.deployment == Deployment("g4dn.xlarge")
+    assert gpu.deployment.instance_type == "g4dn.xlarge"
+    assert {name for name, _ in gpu.deployment.knobs} <= {"stack"}  # no NeuronCore knobs
     assert [r.result.mode for r in (data_parallel, pipeline, mixed, gpu)] == [
         "data-parallel",
         "pipeline",
@@ -303,7 +321,7 @@ def test_a_0001_database_upgrades_without_losing_a_trial(db_url: str) -> None:
     assert data_parallel.evaluation.settings["copies"] == [
         {"NEURON_RT_VISIBLE_CORES": str(core)} for core in range(4)
     ]
-    assert gpu.evaluation.settings == {
+    assert {k: v for k, v in gpu.evaluation.settings.items() if k != "stack"} == {
         "generation": "gpu",
         "compiler_args": [],
         "environment": {},
@@ -328,8 +346,23 @@ def test_a_0001_database_upgrades_without_losing_a_trial(db_url: str) -> None:
 
     # Once upgraded, the dashboard's read-only open works.
     reader = ResultStore(db_url, read_only=True)
-    assert reader.records("other") == expected[-1:]
+    assert _without_stack(reader.records("other")) == expected[-1:]
     reader.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="production bug: revision 0003 converts a 0002 GPU row to a deployment without "
+    "knobs, while every GPU deployment now names its serving stack (0.1.0 served the blog's "
+    "torchscript-amp): a resumed study takes the converted trial for another deployment "
+    "than the same config run today (unique(), the Pareto chart, repeats), and its export "
+    "settings lack the stack",
+)
+def test_a_converted_gpu_row_is_the_deployment_a_gpu_trial_records_today(db_url: str) -> None:
+    _build_0001(db_url)
+    gpu = ResultStore(db_url).records(_STUDY)[3]
+    assert gpu.deployment == Deployment.of("g4dn.xlarge", stack="torchscript-amp")
+    assert gpu.evaluation.settings["stack"] == "torchscript-amp"
 
 
 def test_read_only_open_of_a_0001_database_refuses_and_changes_nothing(db_url: str) -> None:
@@ -379,5 +412,5 @@ def test_downgrade_to_0001_keeps_every_row(db_url: str) -> None:
             kept = {k: v for k, v in old.items() if k not in _LOST_IN_0003}
             assert {k: stage[k] for k in kept} == kept
     store = ResultStore(db_url)  # and up again: the same records as the first upgrade
-    assert store.records(_STUDY) + store.records("other") == _records_of(rows)
+    assert _without_stack(store.records(_STUDY) + store.records("other")) == _records_of(rows)
     store.close()

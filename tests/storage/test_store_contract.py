@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from autotune.errors import InputError
-from autotune.values import Load, StageResult, TrialRecord
+from autotune.values import Load, StageResult, TrialRecord, Uncertainty
 from storage import ResultStore
 from storage._models import Base
 from storage._schema import VERSION_TABLE, head_revision
@@ -65,6 +65,7 @@ _STORED: dict[str, Any] = {
     "numeric_error": 1.25e-3,
     "emulator_version": "0.1.0",
     "seed": 2**40 + 7,
+    "uncertainty": Uncertainty(0.0813, 0.1172),
 }
 
 
@@ -102,7 +103,9 @@ def test_round_trip(db_url: str) -> None:
 
 def test_none_values_round_trip(db_url: str) -> None:
     store = ResultStore(db_url)
-    written = stored(fleet_size=3, numeric_error=None, stages=(), group_sizes=(4,))
+    written = stored(
+        fleet_size=3, numeric_error=None, stages=(), group_sizes=(4,), uncertainty=None
+    )
     written = dataclasses.replace(
         written, evaluation=dataclasses.replace(written.evaluation, load=Load(None, 2000, 3))
     )
@@ -111,11 +114,20 @@ def test_none_values_round_trip(db_url: str) -> None:
 
 
 def test_a_deployment_without_knobs_round_trips(db_url: str) -> None:
+    # As revision 0003 converts the GPU rows of 0002, and a generation without knobs would.
     store = ResultStore(db_url)
-    gpu = gpu_record(0, study_name="bert-qa", optuna_trial_id=1, settings={})
+    bare = gpu_record(0, study_name="bert-qa", optuna_trial_id=1, stack=None, settings={})
+    store.add(bare)
+    assert store.records("bert-qa") == [bare]
+    assert store.records("bert-qa")[0].deployment.knobs == ()
+
+
+def test_a_deployment_with_a_named_knob_round_trips(db_url: str) -> None:
+    store = ResultStore(db_url)
+    gpu = gpu_record(0, study_name="bert-qa", optuna_trial_id=1, stack="tensorrt-int8")
     store.add(gpu)
     assert store.records("bert-qa") == [gpu]
-    assert store.records("bert-qa")[0].deployment.knobs == ()
+    assert store.records("bert-qa")[0].deployment.knobs == (("stack", "tensorrt-int8"),)
 
 
 def test_records_by_trial_number_of_one_study(db_url: str) -> None:

@@ -94,12 +94,17 @@ CliRunner = Callable[..., Run]
 
 
 def candidate(
-    instance: str, batch: int, pipeline_cores: int | None = None, copies: int | None = None
+    instance: str,
+    batch: int,
+    pipeline_cores: int | None = None,
+    copies: int | None = None,
+    *,
+    stack: str = "torchscript-amp",
 ) -> Candidate:
     """A candidate of a study: on inf1, ``copies`` copies of a ``pipeline_cores`` pipeline; on
-    a GPU (no cores nor copies given), the model on the GPU."""
+    a GPU (no cores nor copies given), the model served by ``stack`` (default: the blog's)."""
     if pipeline_cores is None and copies is None:
-        return Candidate(instance, batch)
+        return Candidate(instance, batch, (("stack", stack),))
     return Candidate(instance, batch, (("pipeline_cores", pipeline_cores), ("copies", copies)))
 
 

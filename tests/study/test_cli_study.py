@@ -535,7 +535,7 @@ def test_export_of_a_gpu_trial_has_no_neuron_settings(autotune_cli, tmp_path):
     assert run.code == 0, run.err
     (row,) = run.json()["best"]
     assert "pipeline_cores" not in row and "group_sizes" not in row
-    assert (row["mode"], row["copies"]) == ("gpu", 1)
+    assert (row["mode"], row["copies"], row["stack"]) == ("gpu", 1, "torchscript-amp")
     exported = autotune_cli("export", "--study-name", "gpu", "--storage", url, "--format", "json")
     assert exported.code == 0, exported.err
     spec = json.loads(exported.out)
@@ -544,7 +544,7 @@ def test_export_of_a_gpu_trial_has_no_neuron_settings(autotune_cli, tmp_path):
         2,
         "gpu",
     )
-    assert spec["knobs"] == {} and spec["compiler_args"] == []
+    assert spec["knobs"] == {"stack": "torchscript-amp"} and spec["compiler_args"] == []
     assert spec["environment"] == {} and spec["copies"] == [{}]
     env = autotune_cli("export", "--study-name", "gpu", "--storage", url, "--format", "env")
     assert "NEURON" not in env.out and "AUTOTUNE_INSTANCE_TYPE='g4dn.xlarge'" in env.out

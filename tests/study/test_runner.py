@@ -44,7 +44,7 @@ def identity(r: TrialRecord) -> Identity:
 
 def row_identity(row: dict[str, Any]) -> Identity:
     """The identity of a trial from its JSON row (``Evaluation.flat``)."""
-    knobs = {k: row[k] for k in ("pipeline_cores", "group_sizes") if k in row}
+    knobs = {k: row[k] for k in ("pipeline_cores", "group_sizes", "stack") if k in row}
     return (Deployment.of(row["instance_type"], **knobs), row["batch_size"])
 
 

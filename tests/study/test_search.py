@@ -63,8 +63,11 @@ def test_decode_refuses_parameters_that_name_no_deployment():
     assert decode({}, space) is None
     assert decode({"instance_type": "inf1.xlarge"}, space) is None  # shares missing
     assert decode({"instance_type": "p4d.24xlarge", "batch_size_share": 0.1}, space) is None
-    assert decode({"instance_type": "g4dn.xlarge", "batch_size_share": 0.0}, space) == Candidate(
-        "g4dn.xlarge", 1
+    gpu = {"instance_type": "g4dn.xlarge", "batch_size_share": 0.0}
+    assert decode(gpu, space) is None  # the serving stack's share missing
+    assert decode({**gpu, "stack_share": 0.0}, space) == candidate("g4dn.xlarge", 1)
+    assert decode({**gpu, "stack_share": 0.99}, space) == candidate(
+        "g4dn.xlarge", 1, stack="tensorrt-int8"
     )
 
 
@@ -115,7 +118,8 @@ def test_every_deployment_reaches_every_other_by_neighbour_steps(space):
     assert _reached(everything[0], backward) == set(everything)
 
 
-def test_warm_start_is_data_parallel_and_the_heuristic_at_the_first_batch():
+def test_warm_start_is_each_generations_baselines_at_the_first_batch():
+    # inf1: data parallel and AWS's pipeline heuristic; a GPU: the blog's serving stack.
     space = SPACES["default"]
     runs = [decode(p, space) for p in warm_start(space, 85_057_538)]  # heuristic: 16 cores
     assert runs == [
@@ -125,6 +129,7 @@ def test_warm_start_is_data_parallel_and_the_heuristic_at_the_first_batch():
         candidate("inf1.6xlarge", 1, 16, 1),
         candidate("inf1.24xlarge", 1, 1, 64),
         candidate("inf1.24xlarge", 1, 16, 4),
+        candidate("g4dn.xlarge", 1, stack="torchscript-amp"),
     ]
 
 

@@ -23,13 +23,15 @@ from tests.study.helpers import candidate, cores_and_copies
 BASE: dict[str, Any] = {"instances": ["inf1.xlarge"], "batch_sizes": [1, 2]}
 
 
-GPUS = {"g4dn.xlarge"}
+GPUS = {name for name in instance_names() if get_instance(name).accelerator.generation == "gpu"}
+STACKS = ["torchscript-amp", "torchscript-fp16", "eager-fp32", "tensorrt-fp16", "tensorrt-int8"]
 
 
 def valid(c: Candidate) -> bool:
     instance = get_instance(c.instance_type)
     if c.instance_type in GPUS:
-        return c.chosen == ()  # a GPU has no deployment knobs
+        # A GPU's one knob: its serving stack.
+        return [name for name, _ in c.chosen] == ["stack"] and c.value("stack") in STACKS
     if instance.accelerator.generation != "neuroncore-v1":
         # Another generation's knobs: its own tests say which are valid; here the deployment
         # must at least be one the generation accepts.
@@ -77,13 +79,19 @@ def test_default_candidates_are_valid_and_complete(default):
         for p in range(1, get_instance(i).cores + 1)
         for c in range(1, get_instance(i).cores + 1)
         if valid(candidate(i, b, p, c))
-    } | {candidate(i, b) for i in default.instances if i in GPUS for b in default.batch_sizes}
+    } | {
+        candidate(i, b, stack=s)
+        for i in default.instances
+        if i in GPUS
+        for b in default.batch_sizes
+        for s in STACKS
+    }
     assert set(found) == expected
     assert {c.instance_type for c in found} == set(default.instances)
     assert {c.batch_size for c in found} == set(default.batch_sizes)
     gpu = [c for c in found if c.instance_type == "g4dn.xlarge"]
-    assert {c.chosen for c in gpu} == {()}
-    assert len(gpu) == len(default.batch_sizes)
+    assert {c.value("stack") for c in gpu} == set(STACKS)  # every serving stack
+    assert len(gpu) == len(default.batch_sizes) * len(STACKS)
     biggest = [c for c in found if c.instance_type == "inf1.24xlarge"]
     assert max(cores_and_copies(c)[0] for c in biggest) == 64
 
@@ -94,9 +102,9 @@ def test_candidate_deployment_value_and_key():
     assert c.deployment().knob("group_sizes") == (4, 4, 4)
     assert (c.value("batch_size"), c.value("pipeline_cores"), c.value("copies")) == (4, 4, 3)
     assert c.key == "inf1.6xlarge/b4/p4/x3"
-    gpu = candidate("g4dn.xlarge", 2)
-    assert gpu.deployment() == Deployment("g4dn.xlarge") and gpu.deployment().knobs == ()
-    assert gpu.key == "g4dn.xlarge/b2"
+    gpu = candidate("g4dn.xlarge", 2, stack="tensorrt-int8")
+    assert gpu.deployment() == Deployment.of("g4dn.xlarge", stack="tensorrt-int8")
+    assert gpu.key == "g4dn.xlarge/b2/stensorrt-int8"
 
 
 @pytest.mark.parametrize(
@@ -201,7 +209,7 @@ def test_a_space_that_fits_no_instance_is_refused_by_check_space(raw, message):
 def test_a_listed_value_must_fit_some_instance_even_if_another_has_candidates():
     # The GPU has candidates, but the 8 pipeline cores asked for fit no inf1 of the space.
     space = parse_space(UNFIT["pipeline cores above every instance"][0])
-    assert candidates(space) == [candidate("g4dn.xlarge", 1)]
+    assert candidates(space) == [candidate("g4dn.xlarge", 1, stack=s) for s in STACKS]
     assert not candidates(parse_space(UNFIT["no candidate fits"][0]))
 
 
