@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autotune.study import SearchSpace, load_space, parse_space
+from autotune.study import SearchSpace, load_space, parse_space, with_overrides
 from autotune.study._search import _best_first
 from autotune.study.write import (
     Candidate,
@@ -64,9 +64,12 @@ def test_decode_refuses_parameters_that_name_no_deployment():
     assert decode({"instance_type": "inf1.xlarge"}, space) is None  # shares missing
     assert decode({"instance_type": "p4d.24xlarge", "batch_size_share": 0.1}, space) is None
     gpu = {"instance_type": "g4dn.xlarge", "batch_size_share": 0.0}
-    assert decode(gpu, space) is None  # the serving stack's share missing
-    assert decode({**gpu, "stack_share": 0.0}, space) == candidate("g4dn.xlarge", 1)
-    assert decode({**gpu, "stack_share": 0.99}, space) == candidate(
+    # One serving stack in the default space: no share needed to name it.
+    assert decode(gpu, space) == candidate("g4dn.xlarge", 1)
+    every = with_overrides(space, stack="all")
+    assert decode(gpu, every) is None  # the serving stack's share missing
+    assert decode({**gpu, "stack_share": 0.0}, every) == candidate("g4dn.xlarge", 1)
+    assert decode({**gpu, "stack_share": 0.99}, every) == candidate(
         "g4dn.xlarge", 1, stack="tensorrt-int8"
     )
 

@@ -79,19 +79,14 @@ def test_default_candidates_are_valid_and_complete(default):
         for p in range(1, get_instance(i).cores + 1)
         for c in range(1, get_instance(i).cores + 1)
         if valid(candidate(i, b, p, c))
-    } | {
-        candidate(i, b, stack=s)
-        for i in default.instances
-        if i in GPUS
-        for b in default.batch_sizes
-        for s in STACKS
-    }
+    } | {candidate(i, b) for i in default.instances if i in GPUS for b in default.batch_sizes}
     assert set(found) == expected
     assert {c.instance_type for c in found} == set(default.instances)
     assert {c.batch_size for c in found} == set(default.batch_sizes)
     gpu = [c for c in found if c.instance_type == "g4dn.xlarge"]
-    assert {c.value("stack") for c in gpu} == set(STACKS)  # every serving stack
-    assert len(gpu) == len(default.batch_sizes) * len(STACKS)
+    assert {c.value("stack") for c in gpu} == {"torchscript-amp"}  # the blog's, by default
+    assert len(gpu) == len(default.batch_sizes)
+    assert len(found) == 2429
     biggest = [c for c in found if c.instance_type == "inf1.24xlarge"]
     assert max(cores_and_copies(c)[0] for c in biggest) == 64
 
@@ -118,6 +113,22 @@ def test_candidate_deployment_value_and_key():
 def test_pipeline_and_copies_lists_are_cut_to_what_fits(extra, expected):
     space = parse_space({"instances": ["inf1.xlarge"], "batch_sizes": [1], **extra})
     assert {cores_and_copies(c) for c in candidates(space)} == expected
+
+
+@pytest.mark.parametrize(
+    "stack,expected",
+    [
+        (None, ["torchscript-amp"]),  # the blog's, unless the space says otherwise
+        (["tensorrt-int8", "eager-fp32"], ["eager-fp32", "tensorrt-int8"]),
+        ("all", STACKS),
+    ],
+)
+def test_gpu_serving_stacks_of_a_space(stack, expected):
+    raw: dict[str, Any] = {"instances": ["g4dn.xlarge", "inf1.xlarge"], "batch_sizes": [1]}
+    space = parse_space(raw if stack is None else {**raw, "stack": stack})
+    gpu = [c for c in candidates(space) if c.instance_type == "g4dn.xlarge"]
+    assert sorted(c.value("stack") for c in gpu) == sorted(expected)
+    assert all(valid(c) for c in candidates(space))
 
 
 def test_lists_are_sorted_and_deduplicated():
@@ -158,6 +169,7 @@ BAD: dict[str, tuple[dict[str, Any], list[str]]] = {
     "negative constraint": ({**BASE, "constraints": {"max_p95_ms": -1}}, ["max_p95_ms"]),
     "constraints not a mapping": ({**BASE, "constraints": [1]}, ["constraints"]),
     "missing instances": ({"batch_sizes": [1]}, ["instances"]),
+    "unknown serving stack": ({**BASE, "stack": ["tensorrt"]}, ["stack", "tensorrt"]),
 }
 
 
@@ -209,7 +221,7 @@ def test_a_space_that_fits_no_instance_is_refused_by_check_space(raw, message):
 def test_a_listed_value_must_fit_some_instance_even_if_another_has_candidates():
     # The GPU has candidates, but the 8 pipeline cores asked for fit no inf1 of the space.
     space = parse_space(UNFIT["pipeline cores above every instance"][0])
-    assert candidates(space) == [candidate("g4dn.xlarge", 1, stack=s) for s in STACKS]
+    assert candidates(space) == [candidate("g4dn.xlarge", 1)]
     assert not candidates(parse_space(UNFIT["no candidate fits"][0]))
 
 
