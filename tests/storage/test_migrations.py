@@ -9,7 +9,6 @@ The current code then opens it. Both backends run (see ``conftest.db_url``).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,6 +205,7 @@ def _converted(row: dict[str, Any], requests: int) -> TrialRecord:
         instance_type=row["instance_type"],
         pipeline_cores=None if gpu else row["pipeline_cores"],
         group_sizes=None if gpu else tuple(row["group_sizes"]),
+        stack="torchscript-amp" if gpu else None,  # 0.1.0's one GPU stack, the blog's
         concurrency=row["concurrency"],
         requests=requests,
         seed=row["seed"],
@@ -240,22 +240,6 @@ def _records_of(rows: list[dict[str, Any]]) -> list[TrialRecord]:
     return [_converted(row, _REQUESTS if row["study_name"] == _STUDY else 2000) for row in rows]
 
 
-def _without_stack(records: list[TrialRecord]) -> list[TrialRecord]:
-    """``records`` without a GPU serving stack (see the xfail test on converted GPU rows)."""
-    out = []
-    for r in records:
-        ev = r.evaluation
-        knobs = tuple(k for k in ev.deployment.knobs if k[0] != "stack")
-        settings = {k: v for k, v in ev.settings.items() if k != "stack"}
-        deployment = Deployment(ev.deployment.instance_type, knobs)
-        out.append(
-            dataclasses.replace(
-                r, evaluation=dataclasses.replace(ev, deployment=deployment, settings=settings)
-            )
-        )
-    return out
-
-
 def _without_version(rows: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {
         id_: {k: v for k, v in row.items() if k != "autotune_version"} for id_, row in rows.items()
@@ -275,8 +259,8 @@ def test_a_0001_database_upgrades_without_losing_a_trial(db_url: str) -> None:
 
     assert _revision(db_url) == head_revision()
     expected = _records_of(rows)
-    assert _without_stack(store.records(_STUDY)) == expected[:-1]
-    assert _without_stack(store.records("other")) == expected[-1:]
+    assert store.records(_STUDY) == expected[:-1]
+    assert store.records("other") == expected[-1:]
     after = _rows(db_url)
     # Every row kept with its keys and bookkeeping; the record columns folded into one.
     assert set(after) == set(rows_before)
@@ -346,18 +330,10 @@ def test_a_0001_database_upgrades_without_losing_a_trial(db_url: str) -> None:
 
     # Once upgraded, the dashboard's read-only open works.
     reader = ResultStore(db_url, read_only=True)
-    assert _without_stack(reader.records("other")) == expected[-1:]
+    assert reader.records("other") == expected[-1:]
     reader.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="production bug: revision 0003 converts a 0002 GPU row to a deployment without "
-    "knobs, while every GPU deployment now names its serving stack (0.1.0 served the blog's "
-    "torchscript-amp): a resumed study takes the converted trial for another deployment "
-    "than the same config run today (unique(), the Pareto chart, repeats), and its export "
-    "settings lack the stack",
-)
 def test_a_converted_gpu_row_is_the_deployment_a_gpu_trial_records_today(db_url: str) -> None:
     _build_0001(db_url)
     gpu = ResultStore(db_url).records(_STUDY)[3]
@@ -412,5 +388,5 @@ def test_downgrade_to_0001_keeps_every_row(db_url: str) -> None:
             kept = {k: v for k, v in old.items() if k not in _LOST_IN_0003}
             assert {k: stage[k] for k in kept} == kept
     store = ResultStore(db_url)  # and up again: the same records as the first upgrade
-    assert _without_stack(store.records(_STUDY) + store.records("other")) == _records_of(rows)
+    assert store.records(_STUDY) + store.records("other") == _records_of(rows)
     store.close()

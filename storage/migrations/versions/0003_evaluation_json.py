@@ -30,6 +30,7 @@ depends_on: str | None = None
 
 _TABLE = "autotune_trial_results"
 _GPU_AT_0002 = {"g4dn.xlarge"}  # every other instance of revision 0002 was NeuronCore-v1
+_STACK_AT_0002 = "torchscript-amp"  # the one GPU serving stack of 0.1.0 (the AWS blog's)
 _FLAT: list[
     tuple[str, Any]
 ] = [  # the 0002 columns folded into ``evaluation``, with their types (for the downgrade)
@@ -83,7 +84,13 @@ def _requests_by_study(connection: sa.Connection) -> dict[str, int]:
 
 def _settings(gpu: bool, pipeline_cores: int, groups: list[int]) -> dict[str, Any]:
     if gpu:
-        return {"generation": "gpu", "compiler_args": [], "environment": {}, "copies": [{}]}
+        return {
+            "generation": "gpu",
+            "stack": _STACK_AT_0002,
+            "compiler_args": [],
+            "environment": {},
+            "copies": [{}],
+        }
     starts = [sum(groups[:i]) for i in range(len(groups))]
     return {
         "generation": "neuroncore-v1",
@@ -126,7 +133,9 @@ def evaluation_of(row: Any, requests: int) -> dict[str, Any]:
     """The evaluation a revision-0002 row describes (``Evaluation.to_dict`` form)."""
     gpu = row.instance_type in _GPU_AT_0002
     groups = list(row.group_sizes)
-    knobs = {} if gpu else {"group_sizes": groups, "pipeline_cores": row.pipeline_cores}
+    knobs: dict[str, Any] = {"stack": _STACK_AT_0002}
+    if not gpu:
+        knobs = {"group_sizes": groups, "pipeline_cores": row.pipeline_cores}
     return {
         "workload": {
             "model": row.model,
