@@ -58,7 +58,8 @@ def open_engine(url: str, *, read_only: bool) -> Engine:
         connect_args: dict[str, Any] = {}
         if parsed.get_backend_name() == "postgresql":
             connect_args = _postgresql_args(parsed, read_only)
-        return create_engine(parsed, connect_args=connect_args)
+        # pool_pre_ping: a connection the server dropped (a restart) is replaced, not used.
+        return create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
     except ArgumentError as e:
         raise InputError(
             f"{input_error(url, e)}; expected a URL such as sqlite:///autotune.db or "
