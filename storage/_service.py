@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, column, exists, func, select, table, update
+from sqlalchemy import CursorResult, DateTime, column, exists, func, select, table, update
 from sqlalchemy.exc import IntegrityError
 
 from autotune.errors import ConflictError
@@ -24,13 +24,24 @@ from storage._service_models import (
     QueueRow,
     StoredToken,
     TokenRow,
+    aware,
     queued_of,
     utc_now,
 )
 from storage._store import ResultStore
 
-# Optuna's table of studies (its schema, not ours): a running study is joined once it exists.
-_OPTUNA_STUDIES = table("studies", column("study_name"))
+# Optuna's tables (its schema, not ours), read only: a running study is joined once it exists,
+# a study's trial counts make the stamp of the API's answers, and trial times the metrics.
+_OPTUNA_STUDIES = table("studies", column("study_id"), column("study_name"))
+_CLAIM_WINDOW = 20  # open entries looked at per claim (a few may be starting)
+_OPTUNA_TRIALS = table(
+    "trials",
+    column("trial_id"),
+    column("study_id"),
+    column("state"),
+    column("datetime_start", DateTime),
+    column("datetime_complete", DateTime),
+)
 
 
 class ServiceStore(ResultStore):
@@ -76,31 +87,35 @@ class ServiceStore(ResultStore):
         with self._session(self._reads) as session:
             return {state: int(n) for state, n in session.execute(query).all()}
 
-    def claim(self) -> tuple[QueuedStudy, bool] | None:
-        """The oldest study a worker can work on, and whether this claim started it.
+    def claim(self, stale_after_s: float = 300.0) -> tuple[QueuedStudy, bool] | None:
+        """The oldest study a worker can work on, and whether this worker starts it.
 
-        A queued study is marked running by the worker that claims it first; a running study
-        is shared by every worker that claims it once its Optuna study exists (its first worker
-        creates that). Needs Optuna's tables in the database (a writer's Optuna storage makes
-        them). ``None`` when there is nothing to do.
+        A queued study is marked running by the worker that claims it first, which creates its
+        Optuna study; a running study is shared by every worker that claims it once that Optuna
+        study exists. A running entry still without one ``stale_after_s`` after its start lost
+        its first worker before it created the study: it is started again. Needs Optuna's tables
+        (a writer's Optuna storage makes them). ``None`` when there is nothing to do.
         """
         self._require_writable("claim a queued study")
         started = exists().where(_OPTUNA_STUDIES.c.study_name == QueueRow.name)
         query = (
-            select(QueueRow)
-            .where((QueueRow.state == QUEUED) | ((QueueRow.state == RUNNING) & started))
+            select(QueueRow, started)
+            .where(QueueRow.state.in_(OPEN_STATES))
             .order_by(QueueRow.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite holds the write lock
+            .limit(_CLAIM_WINDOW)
+            .with_for_update(skip_locked=True, of=QueueRow)  # SQLite holds the write lock
         )
+        now = utc_now()
         with self._session(self._writes) as session:
-            row = session.scalar(query)
-            if row is None:
-                return None
-            first = row.state == QUEUED
-            if first:
-                row.state, row.started_at = RUNNING, utc_now()
-            return queued_of(row), first
+            for row, has_study in session.execute(query).all():
+                since = aware(row.started_at) or now
+                if row.state == RUNNING and has_study:
+                    return queued_of(row), False
+                if row.state == QUEUED or (now - since).total_seconds() > stale_after_s:
+                    row.state, row.started_at = RUNNING, now
+                    session.flush()
+                    return queued_of(row), True
+        return None
 
     def finish(self, name: str, *, error: str | None = None) -> bool:
         """Mark a running study done (or failed with ``error``); a cancelled one stays so."""
@@ -125,6 +140,38 @@ class ServiceStore(ResultStore):
         """The queue state of study ``name`` (one small read, between trials)."""
         with self._session(self._reads) as session:
             return session.scalar(select(QueueRow.state).where(QueueRow.name == name))
+
+    def stamp(self, name: str) -> tuple[Any, ...]:
+        """What changes whenever study ``name`` does: its queue state and its trials by state."""
+        t, st = _OPTUNA_TRIALS, _OPTUNA_STUDIES
+        counts = (
+            select(t.c.state, func.count(), func.max(t.c.trial_id))
+            .select_from(t.join(st, st.c.study_id == t.c.study_id))
+            .where(st.c.study_name == name)
+            .group_by(t.c.state)
+        )
+        with self._session(self._reads) as session:
+            state = session.scalar(select(QueueRow.state).where(QueueRow.name == name))
+            rows = sorted(tuple(r) for r in session.execute(counts).all())
+        return (state, *rows)
+
+    def trial_times(self) -> tuple[dict[str, int], list[float]]:
+        """Trials of every study by state, and how long each finished one took (seconds)."""
+        t = _OPTUNA_TRIALS
+        with self._session(self._reads) as session:
+            by_state = select(t.c.state, func.count()).group_by(t.c.state)
+            counts: dict[Any, Any] = dict(session.execute(by_state).all())
+            spans = session.execute(
+                select(t.c.datetime_start, t.c.datetime_complete).where(
+                    t.c.state.in_(("COMPLETE", "FAIL")),
+                    t.c.datetime_start.is_not(None),
+                    t.c.datetime_complete.is_not(None),
+                )
+            ).all()
+        return (
+            {str(k): int(v) for k, v in counts.items()},
+            [(end - start).total_seconds() for start, end in spans],
+        )
 
     # -- tokens ----------------------------------------------------------------------------
 

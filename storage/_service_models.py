@@ -105,13 +105,13 @@ def queued_of(row: QueueRow) -> QueuedStudy:
         seed=row.seed,
         submitted_by=row.submitted_by,
         error=row.error,
-        submitted_at=_aware(row.submitted_at),
-        started_at=_aware(row.started_at),
-        finished_at=_aware(row.finished_at),
+        submitted_at=aware(row.submitted_at),
+        started_at=aware(row.started_at),
+        finished_at=aware(row.finished_at),
     )
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def aware(moment: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes for timezone-aware columns; they were written in UTC.
     if moment is None or moment.tzinfo is not None:
         return moment
