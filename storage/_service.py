@@ -7,9 +7,20 @@ SQLite the writer's ``BEGIN IMMEDIATE`` holds the database's write lock for the 
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, DateTime, column, exists, func, select, table, update
+from sqlalchemy import (
+    CursorResult,
+    DateTime,
+    String,
+    column,
+    exists,
+    func,
+    select,
+    table,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 
 from autotune.errors import ConflictError
@@ -33,6 +44,7 @@ from storage._store import ResultStore
 # Optuna's tables (its schema, not ours), read only: a running study is joined once it exists,
 # a study's trial counts make the stamp of the API's answers, and trial times the metrics.
 _OPTUNA_STUDIES = table("studies", column("study_id"), column("study_name"))
+# Optuna's PostgreSQL schema keeps the state as an enum: compared and grouped as text.
 _CLAIM_WINDOW = 20  # open entries looked at per claim (a few may be starting)
 _OPTUNA_TRIALS = table(
     "trials",
@@ -42,6 +54,8 @@ _OPTUNA_TRIALS = table(
     column("datetime_start", DateTime),
     column("datetime_complete", DateTime),
 )
+
+_TRIAL_STATE = sql_cast(_OPTUNA_TRIALS.c.state, String)
 
 
 class ServiceStore(ResultStore):
@@ -134,7 +148,8 @@ class ServiceStore(ResultStore):
             .values(state=state, error=error, finished_at=utc_now())
         )
         with self._session(self._writes) as session:
-            return cast("CursorResult[Any]", session.execute(change)).rowcount == 1
+            result: CursorResult[Any] = session.execute(change)  # type: ignore[assignment]
+            return result.rowcount == 1
 
     def state(self, name: str) -> str | None:
         """The queue state of study ``name`` (one small read, between trials)."""
@@ -145,10 +160,10 @@ class ServiceStore(ResultStore):
         """What changes whenever study ``name`` does: its queue state and its trials by state."""
         t, st = _OPTUNA_TRIALS, _OPTUNA_STUDIES
         counts = (
-            select(t.c.state, func.count(), func.max(t.c.trial_id))
+            select(_TRIAL_STATE, func.count(), func.max(t.c.trial_id))
             .select_from(t.join(st, st.c.study_id == t.c.study_id))
             .where(st.c.study_name == name)
-            .group_by(t.c.state)
+            .group_by(_TRIAL_STATE)
         )
         with self._session(self._reads) as session:
             state = session.scalar(select(QueueRow.state).where(QueueRow.name == name))
@@ -159,11 +174,11 @@ class ServiceStore(ResultStore):
         """Trials of every study by state, and how long each finished one took (seconds)."""
         t = _OPTUNA_TRIALS
         with self._session(self._reads) as session:
-            by_state = select(t.c.state, func.count()).group_by(t.c.state)
+            by_state = select(_TRIAL_STATE, func.count()).group_by(_TRIAL_STATE)
             counts: dict[Any, Any] = dict(session.execute(by_state).all())
             spans = session.execute(
                 select(t.c.datetime_start, t.c.datetime_complete).where(
-                    t.c.state.in_(("COMPLETE", "FAIL")),
+                    _TRIAL_STATE.in_(("COMPLETE", "FAIL")),
                     t.c.datetime_start.is_not(None),
                     t.c.datetime_complete.is_not(None),
                 )

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from autotune.errors import AutotuneError, ConflictError, InputError, NotFoundError
@@ -105,12 +106,18 @@ def install(app: FastAPI) -> None:
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
+        if isinstance(exc.__cause__, AutotuneError):  # e.g. the body limit, hit while parsing
+            return error_response(exc.__cause__)
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
         body = ErrorBody(error=kind, message=str(exc.detail), status=exc.status_code)
         return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
 
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(AutotuneError, autotune_error)
+    # A database that went away mid-request (a restart): 503, and the client tries again.
+    app.add_exception_handler(DBAPIError, autotune_error)
+    # Anything else is a bug: 500 without details (Starlette logs it and re-raises).
     app.add_exception_handler(Exception, autotune_error)
 
 
