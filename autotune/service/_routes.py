@@ -11,7 +11,7 @@ import dataclasses
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Security
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from autotune.errors import ConflictError, InputError, NotFoundError
@@ -178,11 +178,14 @@ def get_best(name: str, request: Request, _: Reader, objective: Objective | None
 
 @router.get(
     "/studies/{name}/export",
-    response_class=PlainTextResponse,
+    response_model=None,  # a file, in the media type of its format; errors are JSON
     responses={
         200: {
             "description": "The deployment file, as `autotune export --format` writes it.",
-            "content": {media: {"schema": {"type": "string"}} for media in _MEDIA.values()},
+            "content": {
+                media: {"schema": {"type": "object" if fmt in ("json", "yaml") else "string"}}
+                for fmt, media in _MEDIA.items()
+            },
         },
         **_errors(404, 409),
     },
@@ -230,7 +233,7 @@ def healthz(request: Request) -> Health:
 
 @router.get(
     "/metrics",
-    response_class=PlainTextResponse,
+    response_model=None,
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
         **_errors(),

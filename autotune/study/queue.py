@@ -38,7 +38,8 @@ State = Literal["queued", "running", "done", "cancelled", "failed"]
 class StudyRequest(BaseModel):
     """A study to queue: the body of ``POST /studies`` and the dashboard's form."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: ``true`` is not a seed, ``"40"`` not a number of trials.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     space: dict[str, Any] = Field(
         default_factory=dict,
         description="Search-space document (the keys of search_spaces/*.yaml, constraints "
