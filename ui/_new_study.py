@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import optuna
 import streamlit as st
 from pydantic import ValidationError
 
@@ -134,7 +135,15 @@ def queue_rows(url: str) -> list[Progress]:
     store = ServiceStore(url)
     try:
         storage = rdb_storage(url)
-        return [progress(storage, e, e.name) for e in reversed(store.queue())]
+        names = set(optuna.study.get_all_study_names(storage))
+        return [
+            progress(
+                optuna.load_study(study_name=e.name, storage=storage) if e.name in names else None,
+                e,
+                e.name,
+            )
+            for e in reversed(store.queue())
+        ]
     finally:
         store.close()
 

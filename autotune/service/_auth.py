@@ -85,6 +85,19 @@ class Gate:
             self._checked_at = now
         return self._required
 
+    def quick(self, authorization: str | None, needed: Scope) -> Caller | None:
+        """``caller`` when it needs no database and no hashing (the usual case: tokens not
+        required, or a token checked a moment ago), else ``None``."""
+        now = time.monotonic()
+        if not self._required:
+            return _OPEN if now - self._checked_at < _RECHECK_EMPTY_S else None
+        _, _, token = (authorization or "").partition(" ")
+        with self._lock:
+            known = self._known.get(hashlib.sha256(token.strip().encode()).hexdigest())
+        if known is None or known[1] <= now or not authorization:
+            return None
+        return self.caller(authorization, needed)  # known: answered without I/O
+
     def caller(self, authorization: str | None, needed: Scope) -> Caller:
         """The caller allowed ``needed``; ``Unauthorized`` (401) or ``Forbidden`` (403)."""
         if not self.required():

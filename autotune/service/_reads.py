@@ -5,9 +5,13 @@ command but not for a server answering many requests a second: here one ``Servic
 Optuna storage serve every request, and each study's Optuna ``Study`` is kept, so that its trial
 cache only reads the trials that changed since the last request.
 
-An answer is computed once per change of its study: each is kept with the study's *stamp* (its
-queue state and its trial counts by state, one small query) and served again while the stamp
-holds, for at most ``FRESH_S`` seconds (a record's numeric check is written after its trial).
+Answers are kept. One younger than ``FRESH_S`` seconds is served as it is. An older one is
+still served at once while one background thread brings it up to date: it reads the study's
+*stamp* (its queue state and its trials by state, one small query) and computes the answer
+again only if the stamp changed. So a polling client never waits for a computation (only the
+first request for an answer does), answers lag the database by about ``FRESH_S`` plus one
+computation, and this process's own changes (a submission, a cancellation) drop the answers
+of their study at once. A study's records are parsed once per change, for all its answers.
 """
 
 from __future__ import annotations
@@ -15,18 +19,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import optuna
 
 from autotune.errors import NotFoundError
-from autotune.study import Goals
+from autotune.study import best
 from autotune.study.queue import Progress, progress
-from autotune.study.read import OpenStudy, load_goals, outcome, rdb_storage
+from autotune.study.read import OpenStudy, load_goals, rdb_storage
+from autotune.values import TrialRecord
 from storage import QueuedStudy, ServiceStore
 
 T = TypeVar("T")
-FRESH_S = 2.0
+Key = tuple[Any, ...]
+FRESH_S = 1.0
 
 
 class Reads:
@@ -37,8 +44,11 @@ class Reads:
         self.store = ServiceStore(url)  # migrates autotune's tables once, at start
         self.storage = rdb_storage(url)  # creates Optuna's tables if the database is new
         self._lock = threading.Lock()
-        self._studies: dict[str, tuple[optuna.Study, Goals, Any]] = {}
-        self._answers: dict[tuple[Any, ...], tuple[Any, float, Any]] = {}
+        self._studies: dict[str, optuna.Study] = {}
+        self._answers: dict[Key, tuple[Any, float, Any]] = {}  # key -> stamp, time, answer
+        self._computing: dict[Key, threading.Lock] = {}
+        self._refreshing: set[Key] = set()
+        self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="autotune-reads")
 
     def names(self) -> list[str]:
         """Queued studies in submission order, then the others by name."""
@@ -50,49 +60,103 @@ class Reads:
         return self.store.queued(name)
 
     def progress(self, name: str, entry: QueuedStudy | None) -> Progress:
-        return progress(self.storage, entry, name)
+        return progress(self.study(name), entry, name)
 
-    def opened(self, name: str) -> OpenStudy | None:
-        """The Optuna study ``name`` with its goals; ``None`` while only queued."""
+    def study(self, name: str) -> optuna.Study | None:
+        """The Optuna study ``name``, kept from one request to the next; ``None`` if no such
+        study exists (yet: a queued study gets one when a worker starts it)."""
         with self._lock:
             kept = self._studies.get(name)
         if kept is None:
             try:
-                study = optuna.load_study(study_name=name, storage=self.storage)
+                kept = optuna.load_study(study_name=name, storage=self.storage)
             except KeyError:
-                if self.store.queued(name) is None:
-                    raise NotFoundError(f"no study named {name!r}") from None
                 return None
-            space, goals = load_goals(study)
-            kept = (study, goals, space)
             with self._lock:
-                self._studies[name] = kept
-        study, goals, space = kept
+                kept = self._studies.setdefault(name, kept)
+        return kept
+
+    def opened(self, name: str) -> OpenStudy | None:
+        """The study ``name`` with its goals; ``None`` while only queued."""
+        study = self.study(name)
+        if study is None:
+            if self.store.queued(name) is None:
+                raise NotFoundError(f"no study named {name!r}")
+            return None
+        space, goals = load_goals(study)
         return OpenStudy(study, self.store, space, goals, self.url, self.storage)
 
-    def best_so_far(self, opened: OpenStudy | None) -> list[Any]:
+    def records(self, opened: OpenStudy) -> list[TrialRecord]:
+        """``opened.records()`` (the completed trials' records), parsed once per change."""
+        name = opened.study.study_name
+        stored = self.cached(("records", name), name, lambda: self.store.records(name))
+        complete = opened.study.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+        )
+        numbers = {t.number for t in complete}
+        return [r for r in stored if r.trial_number in numbers]
+
+    def best_so_far(self, opened: OpenStudy | None, objective: str | None = None) -> list[Any]:
+        """The study's recommendation (``outcome(...).best``), or the best by ``objective``."""
         if opened is None:
             return []
-        return list(outcome(opened.study, self.store, opened.goals, self.url).best)
+        return best(self.records(opened), opened.goals, objective)
 
-    def cached(self, key: tuple[Any, ...], name: str, compute: Callable[[], T]) -> T:
-        """``compute()``, or its answer from before if study ``name`` has not changed since."""
-        stamp = self.store.stamp(name)
-        now = time.monotonic()
+    def peek(self, key: Key) -> tuple[Any | None, bool]:
+        """The answer kept for ``key`` (``None`` if none), and whether it is fresh."""
+        kept = self._answers.get(key)
+        if kept is None:
+            return None, False
+        return kept[2], time.monotonic() - kept[1] < FRESH_S
+
+    def refresh(self, key: Key, name: str | None, compute: Callable[[], Any]) -> None:
+        """Bring the answer for ``key`` up to date in a background thread (one at a time)."""
         with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def run() -> None:
+            try:
+                self.cached(key, name, compute)
+            except Exception:  # the next request that needs the answer computes it and says
+                with self._lock:
+                    self._answers.pop(key, None)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        self._refresher.submit(run)
+
+    def cached(self, key: Key, name: str | None, compute: Callable[[], T]) -> T:
+        """``compute()``, or the answer kept for ``key`` if it is fresh or its study has not
+        changed since (same stamp). One thread computes an answer; others wait for it."""
+        with self._lock:
+            gate = self._computing.setdefault(key, threading.Lock())
+        with gate:
+            now = time.monotonic()
             kept = self._answers.get(key)
-        if kept is not None and kept[0] == stamp and now - kept[1] < FRESH_S:
+            if kept is not None and now - kept[1] < FRESH_S:
+                return kept[2]
+            # Without a study to stamp (the list of every study), a stale answer is recomputed.
+            stamp = self.store.stamp(name) if name is not None else now
+            if kept is None or kept[0] != stamp:
+                kept = (stamp, now, compute())
+            else:
+                kept = (stamp, now, kept[2])
+            self._answers[key] = kept
             return kept[2]
-        answer = compute()
-        with self._lock:
-            self._answers[key] = (stamp, now, answer)
-        return answer
 
     def forget(self, name: str) -> None:
         """Drop the answers kept for ``name`` (after this process changed it)."""
         with self._lock:
-            for key in [k for k in self._answers if k[1] == name]:
+            for key in [k for k in self._answers if k[1] in (name, None)]:
                 del self._answers[key]
 
+    def close(self) -> None:
+        self._refresher.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
+        self.storage.engine.dispose()
 
-__all__ = ["Reads"]
+
+__all__ = ["FRESH_S", "Reads"]

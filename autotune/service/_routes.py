@@ -8,11 +8,14 @@ become HTTP answers in one place (``autotune.service._errors``).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from autotune.errors import ConflictError, InputError, NotFoundError
 from autotune.service._auth import Caller, Gate, Scope
@@ -29,7 +32,6 @@ from autotune.service._models import (
     TrialsOut,
 )
 from autotune.service._reads import Reads
-from autotune.study import best
 from autotune.study.queue import StudyRequest, cancel, submit
 from autotune.study.read import FORMATS, pick, render, spec_from_record
 from autotune.values import TrialRecord
@@ -64,21 +66,49 @@ def _reads(request: Request) -> Reads:
     return reads
 
 
-def _caller(request: Request, scope: Scope) -> Caller:
+async def _caller(request: Request, scope: Scope) -> Caller:
+    # In the event loop when no I/O is needed; a database read or scrypt goes to a thread.
     gate: Gate = request.app.state.gate
-    return gate.caller(request.headers.get("authorization"), scope)
+    header = request.headers.get("authorization")
+    caller = gate.quick(header, scope)
+    if caller is None:
+        caller = await run_in_threadpool(gate.caller, header, scope)
+    return caller
 
 
-def reader(
+async def reader(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
 ) -> Caller:
-    return _caller(request, "read")
+    return await _caller(request, "read")
 
 
-def submitter(
+async def submitter(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
 ) -> Caller:
-    return _caller(request, "submit")
+    return await _caller(request, "submit")
+
+
+async def _answer(
+    request: Request,
+    key: tuple[Any, ...],
+    name: str | None,
+    compute: Callable[[], BaseModel | str],
+    media_type: str = "application/json",
+) -> Response:
+    """The answer for ``key`` as bytes, kept while fresh (``Reads.cached``): a fresh one is
+    sent from the event loop; computing one (database reads) runs in a thread."""
+    reads = _reads(request)
+
+    def encoded() -> bytes:
+        answer = compute()
+        return (answer if isinstance(answer, str) else answer.model_dump_json()).encode()
+
+    body, fresh = reads.peek(key)
+    if body is None:
+        body = await run_in_threadpool(reads.cached, key, name, encoded)
+    elif not fresh:
+        reads.refresh(key, name, encoded)
+    return Response(body, media_type=media_type)
 
 
 Reader = Annotated[Caller, Depends(reader)]
@@ -95,14 +125,10 @@ def _check_space(space: Any) -> None:
 
 def _study_out(request: Request, name: str) -> StudyOut:
     reads = _reads(request)
-
-    def compute() -> StudyOut:
-        entry = reads.entry(name)
-        progress = reads.progress(name, entry)
-        url = str(request.url_for("get_study", name=name))
-        return StudyOut.of(progress, url, reads.best_so_far(reads.opened(name)))
-
-    return reads.cached(("study", name), name, compute)
+    entry = reads.entry(name)
+    progress = reads.progress(name, entry)
+    url = str(request.url_for("get_study", name=name))
+    return StudyOut.of(progress, url, reads.best_so_far(reads.opened(name)))
 
 
 @router.post("/studies", status_code=202, response_model=Created, responses=_errors(409, 413))
@@ -115,31 +141,35 @@ def create_study(body: StudyRequest, request: Request, caller: Submitter) -> Cre
 
 
 @router.get("/studies", response_model=StudyList, responses=_errors())
-def list_studies(request: Request, _: Reader) -> StudyList:
+async def list_studies(request: Request, _: Reader) -> Response:
     """Every study: queued ones in submission order, then the others by name."""
-    out = []
-    for name in _reads(request).names():
-        try:
-            out.append(_study_out(request, name))
-        except NotFoundError:  # an Optuna study of another tool, or deleted meanwhile
-            continue
-    return StudyList(studies=out)
+
+    def compute() -> StudyList:
+        out = []
+        for name in _reads(request).names():
+            try:
+                out.append(_study_out(request, name))
+            except NotFoundError:  # an Optuna study of another tool, or deleted meanwhile
+                continue
+        return StudyList(studies=out)
+
+    return await _answer(request, ("list", None), None, compute)
 
 
 @router.get("/studies/{name}", response_model=StudyOut, responses=_errors(404))
-def get_study(name: str, request: Request, _: Reader) -> StudyOut:
+async def get_study(name: str, request: Request, _: Reader) -> Response:
     """A study's state (queued, running, done, cancelled, failed), progress and best so far."""
-    return _study_out(request, name)
+    return await _answer(request, ("study", name), name, lambda: _study_out(request, name))
 
 
 @router.get("/studies/{name}/trials", response_model=TrialsOut, responses=_errors(404))
-def get_trials(
+async def get_trials(
     name: str,
     request: Request,
     _: Reader,
     sort: Sort = "number",
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-) -> TrialsOut:
+) -> Response:
     """The completed trials (sorted as ``autotune trials --sort``) and those that failed."""
     reads = _reads(request)
 
@@ -147,15 +177,17 @@ def get_trials(
         opened = reads.opened(name)
         if opened is None:
             return TrialsOut(name=name, trials=[], failed=[])
-        records = sorted(opened.records(), key=_SORTS[sort])[:limit]
+        records = sorted(reads.records(opened), key=_SORTS[sort])[:limit]
         failed = [FailedOut(trial_number=n, reason=why) for n, why in opened.failures()]
         return TrialsOut(name=name, trials=[TrialOut.of(r) for r in records], failed=failed)
 
-    return reads.cached(("trials", name, sort, limit), name, compute)
+    return await _answer(request, ("trials", name, sort, limit), name, compute)
 
 
 @router.get("/studies/{name}/best", response_model=BestOut, responses=_errors(404))
-def get_best(name: str, request: Request, _: Reader, objective: Objective | None = None) -> BestOut:
+async def get_best(
+    name: str, request: Request, _: Reader, objective: Objective | None = None
+) -> Response:
     """The recommendation (or the best by another objective), as ``autotune best``."""
     reads = _reads(request)
 
@@ -164,7 +196,7 @@ def get_best(name: str, request: Request, _: Reader, objective: Objective | None
         if opened is None:
             goal = objective or str(reads.progress(name, reads.entry(name)).objective)
             return BestOut(name=name, objective=goal, feasible=False, best=[])
-        found: list[TrialRecord] = best(opened.records(), opened.goals, objective)
+        found: list[TrialRecord] = reads.best_so_far(opened, objective)
         goals = dataclasses.replace(opened.goals, objective=objective or opened.goals.objective)
         return BestOut(
             name=name,
@@ -173,7 +205,7 @@ def get_best(name: str, request: Request, _: Reader, objective: Objective | None
             best=[TrialOut.of(r) for r in found],
         )
 
-    return reads.cached(("best", name, objective), name, compute)
+    return await _answer(request, ("best", name, objective), name, compute)
 
 
 @router.get(
@@ -190,7 +222,7 @@ def get_best(name: str, request: Request, _: Reader, objective: Objective | None
         **_errors(404, 409),
     },
 )
-def export(
+async def export(
     name: str,
     request: Request,
     _: Reader,
@@ -210,8 +242,8 @@ def export(
             raise ConflictError(f"study {name!r} is queued: it has no trial to export yet")
         return render(spec_from_record(pick(opened, trial, pick_), name), format)
 
-    text = reads.cached(("export", name, format, trial, pick_), name, compute)
-    return Response(text, media_type=_MEDIA[format])
+    key = ("export", name, format, trial, pick_)
+    return await _answer(request, key, name, compute, _MEDIA[format])
 
 
 @router.delete("/studies/{name}", response_model=StudyOut, responses=_errors(404, 409))

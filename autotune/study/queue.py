@@ -148,32 +148,29 @@ class Progress:
     finished_at: datetime | None = None
 
 
-def progress(
-    storage: optuna.storages.BaseStorage, entry: QueuedStudy | None, name: str
-) -> Progress:
-    """The progress of study ``name``: its queue entry, if it has one, and its trials.
+def progress(study: optuna.Study | None, entry: QueuedStudy | None, name: str) -> Progress:
+    """The progress of study ``name``: its queue entry, if it has one, and its Optuna study,
+    once a worker created it (``None`` before).
 
     A study started by ``autotune study`` has no queue entry: it is running while a trial
     runs, done otherwise. ``NotFoundError`` if neither a queue entry nor a study has the name.
     """
-    try:
-        study_id = storage.get_study_id_from_name(name)
-    except KeyError:
+    if study is None:
         if entry is None:
-            raise NotFoundError(f"no study named {name!r}") from None
+            raise NotFoundError(f"no study named {name!r}")
         return _progress(entry, 0, 0, 0)
     states = (
         optuna.trial.TrialState.COMPLETE,
         optuna.trial.TrialState.FAIL,
         optuna.trial.TrialState.RUNNING,
     )
-    trials = storage.get_all_trials(study_id, deepcopy=False, states=states)
+    trials = study.get_trials(deepcopy=False, states=states)
     done = finished_of(trials)
     n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in done)
     running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
     if entry is not None:
         return _progress(entry, len(done), n_complete, running)
-    attrs = storage.get_study_user_attrs(study_id)
+    attrs = study.user_attrs
     if "autotune_goals" not in attrs:
         raise NotFoundError(f"study {name!r} was not created by autotune")
     objective = json.loads(attrs["autotune_goals"])["objective"]
