@@ -45,7 +45,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def postgres_admin() -> Iterator[Engine]:
     """An autocommit engine on the PostgreSQL server's maintenance database."""
     engine = create_engine(
-        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        POSTGRES_ADMIN_URL,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 3},
+        pool_pre_ping=True,  # the restart test restarts the server under it
     )
     try:
         with engine.connect():
