@@ -152,7 +152,9 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
 
 
-def run(url: str, clients: int, seconds: float, think: float, workdir: Path) -> dict[str, Any]:
+def run(
+    url: str, clients: int, seconds: float, think: float, nice: int, workdir: Path
+) -> dict[str, Any]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     logs = [open(workdir / n, "w") for n in ("server.log", "worker1.log", "worker2.log")]  # noqa: SIM115
@@ -171,7 +173,11 @@ def run(url: str, clients: int, seconds: float, think: float, workdir: Path) -> 
         created.raise_for_status()
         workers = [
             subprocess.Popen(
-                _cmd("worker", "--storage", url), env=_env(), stdout=log, stderr=subprocess.STDOUT
+                _cmd("worker", "--storage", url),
+                env=_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=(lambda: os.nice(nice)) if nice else None,
             )
             for log in logs[1:]
         ]
@@ -196,6 +202,7 @@ def run(url: str, clients: int, seconds: float, think: float, workdir: Path) -> 
         "clients": clients,
         "seconds": round(out["elapsed"], 1),
         "think_s": think,
+        "worker_nice": nice,
         "requests": len(lat),
         "errors": out["errors"],
         "error_kinds": sorted({str(s) for s in out["statuses"]}),
@@ -205,6 +212,7 @@ def run(url: str, clients: int, seconds: float, think: float, workdir: Path) -> 
         "p99_ms": round(_percentile(lat, 99), 1),
         "max_ms": round(max(lat), 1),
         "trials_during_load": status["progress"]["n"] - before,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "workers_alive_at_end": alive,
     }
 
@@ -213,7 +221,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--think", type=float, default=0.05, help="seconds between requests")
+    parser.add_argument("--think", type=float, default=0.25, help="seconds between requests")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="run the workers under `nice -n N` (batch work yields to the API; 0: not)",
+    )
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (else SQLite)")
     args = parser.parse_args()
     if not 1 <= args.clients <= 500 or not 0 < args.seconds <= 600:
@@ -221,8 +235,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         workdir = Path(tmp)
         if args.postgres is None:
-            result = run(f"sqlite:///{workdir / 'bench.db'}", args.clients, args.seconds,
-                         args.think, workdir)  # fmt: skip
+            url = f"sqlite:///{workdir / 'bench.db'}"
+            result = run(url, args.clients, args.seconds, args.think, args.worker_nice, workdir)
         else:
             admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
             db = f"autotune_bench_{uuid.uuid4().hex[:8]}"
@@ -230,7 +244,7 @@ def main() -> None:
                 c.exec_driver_sql(f'CREATE DATABASE "{db}"')
             try:
                 url = admin.url.set(database=db).render_as_string(hide_password=False)
-                result = run(url, args.clients, args.seconds, args.think, workdir)
+                result = run(url, args.clients, args.seconds, args.think, args.worker_nice, workdir)
             finally:
                 with admin.connect() as c:
                     c.exec_driver_sql(f'DROP DATABASE "{db}" WITH (FORCE)')

@@ -24,6 +24,8 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 
 from autotune.errors import ConflictError
+from autotune.values import TrialRecord
+from storage._models import TrialResultRow, to_record
 from storage._service_models import (
     CANCELLED,
     DONE,
@@ -169,6 +171,18 @@ class ServiceStore(ResultStore):
             state = session.scalar(select(QueueRow.state).where(QueueRow.name == name))
             rows = sorted(tuple(r) for r in session.execute(counts).all())
         return (state, *rows)
+
+    def records_after(self, study_name: str, after_id: int) -> list[tuple[int, TrialRecord]]:
+        """The study's records stored after row ``after_id``, with their row ids: what a
+        reader that keeps parsed records reads to catch up (rows only ever change when a record
+        is checked or deleted, which a full ``records`` read sees)."""
+        query = (
+            select(TrialResultRow)
+            .where(TrialResultRow.study_name == study_name, TrialResultRow.id > after_id)
+            .order_by(TrialResultRow.id)
+        )
+        with self._session(self._reads) as session:
+            return [(row.id, to_record(row)) for row in session.scalars(query)]
 
     def trial_times(self) -> tuple[dict[str, int], list[float]]:
         """Trials of every study by state, and how long each finished one took (seconds)."""

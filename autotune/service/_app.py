@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 from typing import Any
 
 from fastapi import FastAPI
@@ -86,6 +87,9 @@ def serve(url: str, host: str = "127.0.0.1", port: int = 8000, **uvicorn_args: A
             "create one first (`autotune token create --scope read`), so that the API is "
             "not open to the network"
         )
+    # Background refreshes compute in threads: hand the GIL back to the event loop sooner
+    # (Python's default lets a thread keep it 5 ms), so requests are not held up behind them.
+    sys.setswitchinterval(0.001)
     uvicorn.run(app, host=host, port=port, **uvicorn_args)
 
 

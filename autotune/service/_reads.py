@@ -11,7 +11,7 @@ still served at once while one background thread brings it up to date: it reads 
 again only if the stamp changed. So a polling client never waits for a computation (only the
 first request for an answer does), answers lag the database by about ``FRESH_S`` plus one
 computation, and this process's own changes (a submission, a cancellation) drop the answers
-of their study at once. A study's records are parsed once per change, for all its answers.
+of their study at once. A study's records are parsed once, as they arrive, for all its answers.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import optuna
@@ -34,6 +35,14 @@ from storage import QueuedStudy, ServiceStore
 T = TypeVar("T")
 Key = tuple[Any, ...]
 FRESH_S = 1.0
+RELOAD_S = 30.0
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    loaded_at: float
+    last_id: int
+    by_trial: dict[int, TrialRecord]  # Optuna trial id -> record
 
 
 class Reads:
@@ -48,6 +57,7 @@ class Reads:
         self._answers: dict[Key, tuple[Any, float, Any]] = {}  # key -> stamp, time, answer
         self._computing: dict[Key, threading.Lock] = {}
         self._refreshing: set[Key] = set()
+        self._parsed: dict[str, _Parsed] = {}
         self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="autotune-reads")
 
     def names(self) -> list[str]:
@@ -86,10 +96,26 @@ class Reads:
         space, goals = load_goals(study)
         return OpenStudy(study, self.store, space, goals, self.url, self.storage)
 
+    def _stored(self, name: str) -> list[TrialRecord]:
+        """Every stored record of study ``name``, parsed once: new rows are read as they come,
+        and all of them again every ``RELOAD_S`` (a record's numeric check rewrites its row)."""
+        with self._lock:
+            kept = self._parsed.get(name)
+        now = time.monotonic()
+        if kept is None or now - kept.loaded_at > RELOAD_S:
+            kept = _Parsed(now, 0, {})
+        new = self.store.records_after(name, kept.last_id)
+        if new:
+            by_trial = dict(kept.by_trial) | {r.optuna_trial_id: r for _, r in new}
+            kept = _Parsed(kept.loaded_at, new[-1][0], by_trial)
+        with self._lock:
+            self._parsed[name] = kept
+        return sorted(kept.by_trial.values(), key=lambda r: r.trial_number)
+
     def records(self, opened: OpenStudy) -> list[TrialRecord]:
         """``opened.records()`` (the completed trials' records), parsed once per change."""
         name = opened.study.study_name
-        stored = self.cached(("records", name), name, lambda: self.store.records(name))
+        stored = self.cached(("records", name), name, lambda: self._stored(name))
         complete = opened.study.get_trials(
             deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
         )
@@ -152,6 +178,7 @@ class Reads:
         with self._lock:
             for key in [k for k in self._answers if k[1] in (name, None)]:
                 del self._answers[key]
+            self._parsed.pop(name, None)
 
     def close(self) -> None:
         self._refresher.shutdown(wait=False, cancel_futures=True)
