@@ -1,16 +1,21 @@
 """Latency of the API's reads while two queue workers run a study: errors (goal: 0) and p99.
 
-    python benchmarks/bench_api.py [--clients 50] [--seconds 60] [--think 0.05]
+    python benchmarks/bench_api.py [--clients 50] [--seconds 60] [--think 0.25]
+                                   [--worker-nice 10]
                                    [--postgres postgresql+psycopg://postgres@127.0.0.1/postgres]
 
 A real `autotune serve` on a loopback port over a fresh database (SQLite in a temp dir, or a
 new PostgreSQL database created on --postgres's server and dropped afterwards), a study queued
-through POST /studies, and two `autotune worker` processes draining it. Once the study has a
-completed trial, --clients concurrent clients (one asyncio task and one keep-alive connection
-each) alternate GET /studies/{name}/best and GET /studies/{name} for --seconds, each waiting
---think seconds between its requests (0: back to back). An error is an exception or any status
-but 200. Reported: requests, errors, requests/s, latency p50/p95/p99/max (ms, measured by the
-client), and the trials the workers finished meanwhile. Loopback only; bounded in time.
+through POST /studies, and two `autotune worker` processes draining it (under `nice -n
+--worker-nice`: on a machine they share with the API, batch work yields the CPU to requests;
+0 runs them at the API's priority). Once the study has a completed trial, --clients concurrent
+clients (one keep-alive connection each) alternate GET /studies/{name}/best and
+GET /studies/{name} for --seconds, each waiting --think seconds between its requests (a
+dashboard or a CI job polling four times a second; 0: back to back). An error is a failed
+connection or any status but 200. Reported: requests, errors, requests/s, latency
+p50/p95/p99/max (ms, measured by the client from sending the request to reading the whole
+answer), the trials the workers finished meanwhile, and the machine's load average (other
+work on it shows there). Loopback only; bounded in time.
 """
 
 from __future__ import annotations

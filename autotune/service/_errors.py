@@ -108,7 +108,9 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         if isinstance(exc.__cause__, AutotuneError):  # e.g. the body limit, hit while parsing
             return error_response(exc.__cause__)
-        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+        # 400: a body that is not even text (JSON that is not UTF-8).
+        kinds = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+        kind = kinds.get(exc.status_code, "http")
         body = ErrorBody(error=kind, message=str(exc.detail), status=exc.status_code)
         return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
 

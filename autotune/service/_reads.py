@@ -36,6 +36,7 @@ T = TypeVar("T")
 Key = tuple[Any, ...]
 FRESH_S = 1.0
 RELOAD_S = 30.0
+MAX_ANSWERS = 4096
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,12 @@ class Reads:
                 kept = (stamp, now, compute())
             else:
                 kept = (stamp, now, kept[2])
-            self._answers[key] = kept
+            with self._lock:
+                self._answers[key] = kept
+                if len(self._answers) > MAX_ANSWERS:  # e.g. one per ?limit= a client tried
+                    oldest = sorted(self._answers, key=lambda k: self._answers[k][1])
+                    for stale in oldest[: MAX_ANSWERS // 2]:
+                        del self._answers[stale]
             return kept[2]
 
     def forget(self, name: str) -> None:

@@ -131,7 +131,7 @@ def _study_out(request: Request, name: str) -> StudyOut:
     return StudyOut.of(progress, url, reads.best_so_far(reads.opened(name)))
 
 
-@router.post("/studies", status_code=202, response_model=Created, responses=_errors(409, 413))
+@router.post("/studies", status_code=202, response_model=Created, responses=_errors(400, 409, 413))
 def create_study(body: StudyRequest, request: Request, caller: Submitter) -> Created:
     """Queue a study: workers (``autotune worker``) run it; follow it at the answer's URL."""
     reads = _reads(request)

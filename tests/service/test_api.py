@@ -104,6 +104,10 @@ def test_malformed_json_and_oversized_bodies(client: TestClient) -> None:
         "/studies", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert broken.status_code == 422 and broken.json()["error"] == "invalid"
+    binary = client.post(
+        "/studies", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+    )
+    assert binary.status_code == 400 and binary.json()["error"] == "bad_request"
     big = {"space": {**SPACE, "model": "x" * 70_000}}
     answer = client.post("/studies", json=big)
     assert answer.status_code == 413 and answer.json()["error"] == "body_too_large"

@@ -14,6 +14,7 @@ from storage import ServiceStore
 from tests.service.conftest import MINILM, dump
 from ui._new_study import choice_list, clients, request_of
 
+pytestmark = pytest.mark.slow  # Streamlit runs the dashboard's script
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
 
 FORM: dict[str, Any] = {
