@@ -87,7 +87,23 @@ def _form(default: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         v["price_set"] = more[0].selectbox("price set", price_set_names())
         v["max_p95_ms"] = more[1].number_input("max p95 ms (0 = none)", 0.0, value=0.0)
         v["min_throughput"] = more[2].number_input("min seq/s (0 = none)", 0.0, value=0.0)
+        v2 = st.columns(3)  # NeuronCore-v2 (inf2, trn1)
+        v["workers_per_copy"] = v2[0].text_input(
+            "worker threads per copy (inf2, trn1)", _listed(default["workers_per_copy"])
+        )
+        v["auto_cast"] = v2[1].multiselect(
+            "auto-cast (inf2, trn1)", ["none", "matmult", "all"], default=default["auto_cast"]
+        )
+        v["auto_cast_type"] = v2[2].multiselect(
+            "auto-cast type (inf2, trn1)",
+            ["bf16", "fp16", "tf32", "fp8_e4m3"],
+            default=default["auto_cast_type"],
+        )
         return st.form_submit_button("Queue study"), v
+
+
+def _listed(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def request_of(v: dict[str, Any]) -> StudyRequest:
@@ -101,6 +117,9 @@ def request_of(v: dict[str, Any]) -> StudyRequest:
         "pipeline_cores": choice_list(v["pipeline_cores"], "pipeline_cores"),
         "copies": choice_list(v["copies"], "copies", ("all", "max")),
         "concurrency": clients(v["concurrency"]),
+        "workers_per_copy": choice_list(v["workers_per_copy"], "workers_per_copy"),
+        "auto_cast": list(v["auto_cast"]),
+        "auto_cast_type": list(v["auto_cast_type"]),
         "requests": int(v["requests"]),
         "price_set": v["price_set"],
         "constraints": {

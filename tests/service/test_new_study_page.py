@@ -32,6 +32,9 @@ FORM: dict[str, Any] = {
     "pipeline_cores": "all",
     "copies": "max",
     "concurrency": "per-stage",
+    "workers_per_copy": "1,2",
+    "auto_cast": ["matmult"],
+    "auto_cast_type": ["bf16"],
     "requests": 300,
     "price_set": "on-demand",
     "max_p95_ms": 0.0,
@@ -44,6 +47,7 @@ def test_form_values_make_the_apis_request() -> None:
     assert request.objective == "min-cost" and request.trials == 7 and request.name is None
     assert request.space["batch_sizes"] == [1, 2] and request.space["copies"] == "max"
     assert request.space["constraints"] == {"max_p95_ms": None, "min_throughput": 50.0}
+    assert request.space["workers_per_copy"] == [1, 2] and request.space["auto_cast"] == ["matmult"]
     assert choice_list("all", "pipeline_cores") == "all"
     assert clients("8") == 8 and clients("per-stage") == "per-stage"
     with pytest.raises(InputError, match="batch_sizes: 'one' is not"):
