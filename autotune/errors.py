@@ -20,3 +20,11 @@ class DeploymentError(InputError):
 def choice_error(what: str, value: object, accepted: list[str] | tuple[str, ...]) -> InputError:
     """An ``InputError`` for a value that is not one of a fixed set of names."""
     return InputError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
+
+
+class NotFoundError(InputError):
+    """A study (or another named thing) the user asked for does not exist."""
+
+
+class ConflictError(InputError):
+    """A name the user asked for is already taken (a study of that name exists)."""

@@ -14,7 +14,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from autotune.errors import InputError
 
@@ -58,7 +67,8 @@ def open_engine(url: str, *, read_only: bool) -> Engine:
         connect_args: dict[str, Any] = {}
         if parsed.get_backend_name() == "postgresql":
             connect_args = _postgresql_args(parsed, read_only)
-        return create_engine(parsed, connect_args=connect_args)
+        # pool_pre_ping: a connection the server dropped (a restart) is replaced, not used.
+        return create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
     except ArgumentError as e:
         raise InputError(
             f"{input_error(url, e)}; expected a URL such as sqlite:///autotune.db or "
@@ -153,3 +163,22 @@ def _enable_wal(cursor: Any) -> None:
 def _sqlite_begin(connection: Connection) -> None:
     mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
     connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or an error it was raised from) says the database cannot be reached
+    or is busy right now: a server restart, a dropped connection, SQLite's lock held too long.
+    Such errors pass; a worker or the API tries again instead of failing a study."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OperationalError | InterfaceError | DisconnectionError):
+            return True
+        if type(current).__module__.startswith("psycopg") and type(current).__name__ in (
+            "OperationalError",
+            "InterfaceError",
+        ):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

@@ -15,6 +15,7 @@ from autotune.errors import AutotuneError
 from autotune.study.read import render, spec_from_record
 from autotune.values import TrialRecord
 from ui import analysis, charts
+from ui._new_study import new_study_page
 from ui.data import LoadedStudy, list_study_names, load_study, storage_url, study_rows
 
 REFRESH_S = 5.0
@@ -201,6 +202,7 @@ STUDY_PAGES: dict[str, Callable[[LoadedStudy], None]] = {
 }
 PAGES = [
     "Studies",
+    "New study",
     "Pareto front",
     "Best per objective",
     "Study insight",
@@ -215,8 +217,11 @@ def main() -> None:
     url = storage_url()
     st.sidebar.title("autotune")
     page = st.sidebar.radio("page", PAGES, key="page")
-    st.sidebar.caption(f"storage: {url} (read-only)")
+    st.sidebar.caption(f"storage: {url} (read-only but for New study)")
     try:
+        if page == "New study":  # queues studies: needs no study to exist yet
+            new_study_page(url)
+            return
         _show(page or PAGES[0], url)
     except AutotuneError as e:
         st.warning(f"{e}")

@@ -10,11 +10,19 @@ from typing import Annotated
 import typer
 
 from autotune import __version__
-from autotune.cli import _emulator_cmds, _query_cmds, _study_cmds, _ui_cmds
+from autotune.cli import _emulator_cmds, _query_cmds, _service_cmds, _study_cmds, _ui_cmds
 from autotune.cli._app import UsageError, app
 from autotune.errors import AutotuneError
 
-__all__ = ["_emulator_cmds", "_query_cmds", "_study_cmds", "_ui_cmds", "app", "main"]
+__all__ = [
+    "_emulator_cmds",
+    "_query_cmds",
+    "_service_cmds",
+    "_study_cmds",
+    "_ui_cmds",
+    "app",
+    "main",
+]
 
 
 @app.callback(invoke_without_command=True)

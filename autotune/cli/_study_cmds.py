@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from autotune.cli._app import AsJson, app
-from autotune.cli._results import Storage, StudyName, report, url_of
+from autotune.cli._results import Storage, report, url_of
 from autotune.errors import InputError
 
 
@@ -122,7 +122,10 @@ def _check_timeout(timeout: float | None) -> None:
 
 @app.command()
 def worker(
-    study_name: StudyName = None,
+    study_name: Annotated[
+        str | None,
+        typer.Option(help="Study to join (default: work on queued studies, see `autotune serve`)"),
+    ] = None,
     storage: Storage = None,
     trials: Annotated[
         int | None,
@@ -133,15 +136,27 @@ def worker(
     timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     n_jobs: Annotated[int, typer.Option(help="Parallel trials in this process.")] = 1,
     as_json: AsJson = False,
+    until_empty: Annotated[
+        bool, typer.Option(help="Without --study-name: stop once no queued study is left.")
+    ] = False,
 ) -> None:
-    """Join an existing study from another process or machine (Optuna's distributed mode)."""
+    """Join an existing study from another process or machine (Optuna's distributed mode),
+    or, without --study-name, claim queued studies one after another and run them."""
     from autotune.study import StudySettings
-    from autotune.study.read import open_existing, resolve_name
+    from autotune.study.read import open_existing
     from autotune.study.write import run_study
 
     _check_timeout(timeout)
     url = url_of(storage)
-    opened = open_existing(url, resolve_name(url, study_name))
+    if study_name is None:
+        from autotune.service import drain
+
+        if trials is not None or timeout is not None or n_jobs != 1:
+            raise InputError("--trials, --timeout and --n-jobs need --study-name")
+
+        drain(url, until_empty=until_empty)
+        return
+    opened = open_existing(url, study_name)
     run = opened.study.user_attrs.get("autotune_run", {})
     settings = StudySettings(
         space=opened.space,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
@@ -31,6 +32,8 @@ from autotune.study._space import SearchSpace
 from autotune.study._storage import HEARTBEAT_S, identity, load_goals, rdb_storage, save_goals
 from autotune.values import Evaluation, Experiment, Load, TrialRecord, Workload
 from storage import ResultStore
+
+Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
 
 def experiment(c: Candidate, space: SearchSpace, seed: int = 0) -> Experiment:
@@ -205,8 +208,12 @@ def _plan(ev: Evaluation, source: ModelSource, cache: CompileCache) -> Any:
     return compile_model(source, ev.workload, instance, ev.deployment, cache).plan
 
 
-def run_study(settings: StudySettings) -> StudyOutcome:
-    """Run (or continue) the study to ``settings.trials`` finished trials."""
+def run_study(settings: StudySettings, callbacks: Sequence[Callback] = ()) -> StudyOutcome:
+    """Run (or continue) the study to ``settings.trials`` finished trials.
+
+    ``callbacks`` run after each trial of this process, as Optuna's do (a queue worker's stops
+    the study once it is cancelled).
+    """
     if settings.goals.objective not in OBJECTIVES:
         raise choice_error("objective", settings.goals.objective, list(OBJECTIVES))
     if settings.sampler not in SAMPLERS:
@@ -240,9 +247,9 @@ def run_study(settings: StudySettings) -> StudyOutcome:
             study.stop()
 
     objective = Objective(settings, store, cache, done)
-    callbacks = [enough] + (
-        [Progress(settings.goals, store, settings.trials)] if settings.progress else []
-    )
+    every: list[Callback] = [enough, *callbacks]
+    if settings.progress:
+        every.append(Progress(settings.goals, store, settings.trials))
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
     while (remaining := _remaining(study, settings, done)) > 0:
         left = None if deadline is None else deadline - time.monotonic()
@@ -252,7 +259,7 @@ def run_study(settings: StudySettings) -> StudyOutcome:
             study.optimize(
                 objective,
                 n_trials=remaining,
-                callbacks=callbacks,
+                callbacks=every,
                 timeout=left,
                 n_jobs=settings.n_jobs,
                 catch=(DeploymentError,),

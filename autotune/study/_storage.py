@@ -99,7 +99,8 @@ def rdb_storage(url: str, writer: bool = False) -> optuna.storages.RDBStorage:
     grace period and enqueued again with the same parameters, never left running forever.
     SQLite writers take the write lock at the start of every transaction.
     """
-    kwargs: dict[str, Any] = {}
+    # A server's connections are checked before use, so a restarted database is reconnected.
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": 60}}
     beat: dict[str, Any] = {}
