@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 import optuna
+from sqlalchemy.engine import make_url
 
 from autotune.errors import AutotuneError
 from autotune.study.queue import settings_of
@@ -83,6 +84,9 @@ def drain(
     returns how many claims were worked on."""
     store: ServiceStore | None = None
     claims = 0
+    shown = make_url(url).render_as_string(hide_password=True)
+    stop = "stops once none is left" if until_empty else "Ctrl-C stops"
+    log(f"worker: running queued studies of {shown} ({stop})")
     while True:
         try:
             if store is None:

@@ -246,9 +246,10 @@ def _without_version(rows: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any
     }
 
 
-def test_head_is_0003() -> None:
-    # The tests below describe the 0001 -> 0003 upgrade; a new revision needs its own.
-    assert head_revision() == "0003"
+def test_head_is_0004() -> None:
+    # The tests below describe the 0001 -> 0003 conversion of the trial rows; 0004 adds only the
+    # service's tables (tests/service/test_storage.py). A new revision needs its own tests.
+    assert head_revision() == "0004"
 
 
 def test_a_0001_database_upgrades_without_losing_a_trial(db_url: str) -> None:
@@ -345,7 +346,7 @@ def test_read_only_open_of_a_0001_database_refuses_and_changes_nothing(db_url: s
     _build_0001(db_url)
     rows_before = _rows(db_url)
 
-    with pytest.raises(InputError, match="revision 0001, this autotune reads 0003"):
+    with pytest.raises(InputError, match="revision 0001, this autotune reads 0004"):
         ResultStore(db_url, read_only=True)
 
     assert _revision(db_url) == "0001"
@@ -368,7 +369,7 @@ def test_downgrade_to_0001_keeps_every_row(db_url: str) -> None:
     rows = _build_0001(db_url)
     rows_before = _rows(db_url)
     ResultStore(db_url).close()
-    assert _revision(db_url) == "0003"
+    assert _revision(db_url) == head_revision()
 
     _migrate(db_url, "0001", down=True)
 

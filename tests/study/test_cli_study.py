@@ -211,7 +211,7 @@ def test_studies_of_an_empty_storage(autotune_cli, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["trials", "best", "export", "worker"])
+@pytest.mark.parametrize("command", ["trials", "best", "export"])
 def test_without_a_study_name_several_studies_are_listed(shared, command):
     run = in_shared(shared, command)
     line = assert_one_error_line(run, "2 studies in", "give --study-name")
@@ -219,7 +219,18 @@ def test_without_a_study_name_several_studies_are_listed(shared, command):
     assert run.out == ""
 
 
-@pytest.mark.parametrize("command", ["trials", "best", "export", "worker"])
+@pytest.mark.slow
+def test_a_worker_without_a_study_name_runs_the_queue(shared):
+    # Without --study-name a worker serves the queue (`autotune serve`); this one has none.
+    run = in_shared(shared, "worker", "--until-empty")
+    assert run.code == 0, run.err
+    assert run.err.strip() == f"worker: running queued studies of {sqlite_url(shared)} " + (
+        "(stops once none is left)"
+    )
+    assert in_shared(shared, "worker", "--trials", "2").code == 2  # needs --study-name
+
+
+@pytest.mark.parametrize("command", ["trials", "best", "export"])
 def test_a_read_command_creates_no_database(autotune_cli, tmp_path, command):
     run = autotune_cli(command)
     assert not (tmp_path / "autotune.db").exists()
