@@ -1,6 +1,6 @@
 """Wall time of a 300-trial study on the default space, cold and warm compile cache.
 
-    python benchmarks/bench_study.py [--trials 300] [--objective min-latency]
+    python benchmarks/bench_study.py [--trials 300] [--objective min-latency] [--space FILE]
 
 Runs the real command line (`autotune study ... --json`) in a subprocess, imports included:
 first with an empty compile cache (every plan compiled and functionally checked), then again
@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 
 
-def _run(trials: int, objective: str, cache: Path, db: Path) -> tuple[float, dict[str, object]]:
+def _run(
+    trials: int, objective: str, space: list[str], cache: Path, db: Path
+) -> tuple[float, dict[str, object]]:
     env = dict(os.environ, AUTOTUNE_CACHE_DIR=str(cache))
     started = time.perf_counter()
     out = subprocess.run(
@@ -35,6 +37,7 @@ def _run(trials: int, objective: str, cache: Path, db: Path) -> tuple[float, dic
             "--study-name",
             "bench",
             "--json",
+            *space,
         ],
         check=True,
         env=env,
@@ -48,12 +51,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--objective", default="min-latency")
+    parser.add_argument("--space", help="search space YAML (default: the shipped default)")
     args = parser.parse_args()
+    space = ["--space", args.space] if args.space else []
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "plans"
-        cold, result = _run(args.trials, args.objective, cache, Path(tmp) / "cold.db")
+        cold, result = _run(args.trials, args.objective, space, cache, Path(tmp) / "cold.db")
         plans = len(list(cache.glob("*.check.json")))
-        warm, _ = _run(args.trials, args.objective, cache, Path(tmp) / "warm.db")
+        warm, _ = _run(args.trials, args.objective, space, cache, Path(tmp) / "warm.db")
     best = result["best"][0] if result["best"] else None  # type: ignore[index]
     print(
         f"| run | trials | wall s |\n|---|---:|---:|\n| cold cache | {args.trials} | "
