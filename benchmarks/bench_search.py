@@ -12,8 +12,8 @@ min-cost) and until the Pareto hypervolume reaches 99% of the true front's. Two 
 Optuna's RandomSampler on the same parametrization ("random"), and candidates drawn uniformly
 without repetition ("uniform"). Trials to the goal are spread wide (roughly geometric), so medians
 need many seeds: the random baselines are cheap and run more of them.
-Goals: TPE or GP within 10% of the space's size and at least 3x sooner than random; Pareto within 25%
-of the space's size.
+Goals: TPE or GP within 10% of the space's size and at least 3x sooner than random; Pareto within
+25% of the space's size.
 """
 
 from __future__ import annotations
