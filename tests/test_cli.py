@@ -442,6 +442,7 @@ def test_every_storage_option_names_the_environment_variable():
         "best",
         "export",
         "ui",
+        "serve",
     }
     for command, text in storage:
         assert "$AUTOTUNE_STORAGE" in text, command

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -30,6 +31,10 @@ def test_validate_prints_the_same_figures() -> None:
 
 
 @pytest.mark.slow
+def _rounded(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 12) if isinstance(v, float) else v for k, v in params.items()}
+
+
 def test_a_seeded_study_returns_the_same_trials_and_recommendation(tmp_path: Path) -> None:
     expected = json.loads((DATA / "unchanged_study.json").read_text())
     url = f"sqlite:///{tmp_path / 'pin.db'}"
@@ -41,5 +46,7 @@ def test_a_seeded_study_returns_the_same_trials_and_recommendation(tmp_path: Pat
     assert run.code == 0, run.err
     assert [r["trial_number"] for r in run.json()["best"]] == expected["best"]
     study = optuna.load_study(study_name=expected["study_name"], storage=url)
-    trials = [[t.number, t.state.name, t.params, t.values] for t in study.trials]
-    assert trials == expected["trials"]
+    trials = [[t.number, t.state.name, _rounded(t.params), t.values] for t in study.trials]
+    # The sampler's float parameters may differ in their last bit between numpy builds; the
+    # deployments they decode to, and so the simulated values, must not.
+    assert trials == [[n, state, _rounded(p), v] for n, state, p, v in expected["trials"]]
