@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from autotune.hardware._graph import OpCost
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,21 @@ class Stage:
     # In execution order: (engine seconds, DRAM bytes) of each part whose DMA overlaps its own
     # arithmetic only; empty means one part (compute_s, dram_bytes).
     phases: tuple[tuple[float, int], ...] = ()
+
+    @classmethod
+    def of_ops(cls, index: int, ops: Sequence[OpCost], **sizes: Any) -> Stage:
+        """The stage running ``ops`` (in graph order), with the timing and sizes a generation
+        computed for it; its extent and arithmetic are the operators'."""
+        return cls(
+            index=index,
+            first_op=ops[0].name,
+            last_op=ops[-1].name,
+            n_ops=len(ops),
+            tensor_flops=sum(op.tensor_flops for op in ops),
+            vector_flops=sum(op.vector_flops for op in ops),
+            scalar_flops=sum(op.scalar_flops for op in ops),
+            **sizes,
+        )
 
     @property
     def dram_bytes(self) -> int:

@@ -147,14 +147,9 @@ class Gpu:
         dtype = stack.dtype_bytes
         weights = sum(op.weight_elements for op in ops) * dtype
         peak = max((op.act_in_elements + op.act_out_elements) * dtype for op in ops)
-        stage = Stage(
-            index=0,
-            first_op=ops[0].name,
-            last_op=ops[-1].name,
-            n_ops=len(ops),
-            tensor_flops=sum(op.tensor_flops for op in ops),
-            vector_flops=sum(op.vector_flops for op in ops),
-            scalar_flops=sum(op.scalar_flops for op in ops),
+        stage = Stage.of_ops(
+            0,
+            ops,
             compute_s=compute,
             weight_bytes=weights,
             resident_bytes=0,

@@ -230,14 +230,9 @@ def compile_stages(
         ops_of = [op for u in part for op in u.ops]
         cached, streamed = _weights_split(ops_of, resident, dtype)
         stages.append(
-            Stage(
-                index=k,
-                first_op=ops_of[0].name,
-                last_op=ops_of[-1].name,
-                n_ops=len(ops_of),
-                tensor_flops=sum(op.tensor_flops for op in ops_of),
-                vector_flops=sum(op.vector_flops for op in ops_of),
-                scalar_flops=sum(op.scalar_flops for op in ops_of),
+            Stage.of_ops(
+                k,
+                ops_of,
                 compute_s=s.compute_s,
                 weight_bytes=s.weight_bytes,
                 resident_bytes=resident,

@@ -101,14 +101,9 @@ def compile_core(graph: GraphSummary, acc: Accelerator, p: Precision, c: Constan
     traffic = weights - resident + gather + spill
     # The compiler's estimate: both cores of the chip streaming at once.
     share = acc.dram_bandwidth_per_chip * c.hbm_efficiency / acc.cores_per_chip
-    return Stage(
-        index=0,
-        first_op=ops[0].name,
-        last_op=ops[-1].name,
-        n_ops=len(ops),
-        tensor_flops=sum(op.tensor_flops for op in ops),
-        vector_flops=sum(op.vector_flops for op in ops),
-        scalar_flops=sum(op.scalar_flops for op in ops),
+    return Stage.of_ops(
+        0,
+        ops,
         compute_s=compute,
         weight_bytes=weights,
         resident_bytes=resident,
