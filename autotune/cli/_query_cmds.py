@@ -37,6 +37,7 @@ def _summary(url: str, name: str) -> dict[str, Any]:
         return {"study_name": name, "objective": objective, "n_trials": None, "best": None}
     result = opened.outcome()
     top = result.best[0] if result.best else None
+    pareto = result.goals.objective == "pareto"
     return {
         "study_name": name,
         "objective": result.goals.objective,
@@ -45,19 +46,25 @@ def _summary(url: str, name: str) -> dict[str, Any]:
         "target_qps": result.goals.target_qps,
         "n_trials": result.n_trials,
         "n_failed": result.n_failed,
-        "best": record_row(top) if top else None,
+        # A Pareto study's best is its front; the list shows its size, the JSON every point.
+        "best": record_row(top) if top and not pareto else None,
+        "front": [record_row(r) for r in result.best] if pareto else None,
+        "_record": None if pareto else top,
+        "_front_size": len(result.best),
     }
 
 
 @app.command()
 def studies(storage: Storage = None, as_json: AsJson = False) -> None:
     """List the studies in a storage with their objective, trial counts and best result."""
-    from autotune.study.read import study_names
+    from autotune.study.read import num, study_names
 
     url = url_of(storage)
     rows = [_summary(url, name) for name in study_names(url)]
     if as_json:
-        emit({"storage": url, "studies": rows})
+        emit(
+            {"storage": url, "studies": [{k: v for k, v in r.items() if k[0] != "_"} for r in rows]}
+        )
         return
     if not rows:
         typer.echo(f"no studies in {url}")
@@ -65,11 +72,13 @@ def studies(storage: Storage = None, as_json: AsJson = False) -> None:
     headers = ["study", "objective", "trials", "failed", "best trial", "instance", "p95 ms", "$/1M"]
     body = []
     for r in rows:
-        best = r["best"]
-        shown = ("-", "-", "-", "-")
-        if best:
-            p95, cost = best["latency_ms"]["p95"], best["cost_per_1m_usd"]
-            shown = (best["trial_number"], best["instance_type"], f"{p95:.2f}", f"{cost:.4f}")
+        top = r.get("_record")
+        shown: tuple[object, ...] = ("-", "-", "-", "-")
+        if top is not None:
+            p95, cost = num(top.latency.p95_ms), num(top.cost.per_1m_usd)
+            shown = (top.trial_number, top.deployment.instance_type, p95, cost)
+        elif r.get("_front_size"):
+            shown = (f"front of {r['_front_size']}", "-", "-", "-")
         body.append([r["study_name"], r["objective"], r["n_trials"], r.get("n_failed"), *shown])
     typer.echo(table(headers, body))
 
@@ -131,8 +140,8 @@ def best_cmd(
     """The recommendation of a study (or the best by another objective)."""
     import dataclasses
 
-    from autotune.study import OBJECTIVES, best
-    from autotune.study.read import open_existing, resolve_name
+    from autotune.study import OBJECTIVES
+    from autotune.study.read import best, open_existing, resolve_name
 
     if objective is not None and objective not in OBJECTIVES:
         from autotune.errors import choice_error
@@ -142,8 +151,7 @@ def best_cmd(
     opened = open_existing(url, resolve_name(url, study_name))
     result = opened.outcome()
     found = best(opened.records(), opened.goals, objective)
-    goals = dataclasses.replace(opened.goals, objective=objective or opened.goals.objective)
-    report(dataclasses.replace(result, best=tuple(found), goals=goals), as_json)
+    report(dataclasses.replace(result, best=tuple(found)), as_json, objective)
 
 
 @app.command()

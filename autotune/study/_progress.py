@@ -12,13 +12,12 @@ from typing import TextIO
 
 import optuna
 
+from autotune.study._display import metric_text, plural
 from autotune.study._objectives import best, metric
 from autotune.study._queries import completed_records, finished
 from autotune.study._settings import OBJECTIVES, Goals
 from autotune.values import TrialRecord
 from storage import ResultStore
-
-_UNITS = {"p95_ms": ("p95", "ms", 2), "throughput": ("", "seq/s", 1)}
 
 
 def best_text(goals: Goals, records: list[TrialRecord]) -> str:
@@ -27,16 +26,10 @@ def best_text(goals: Goals, records: list[TrialRecord]) -> str:
     if not found:
         return "no feasible trial yet"
     if goals.objective == "pareto":
-        return f"Pareto set of {len(found)}"
+        return f"Pareto set of {plural(len(found), 'config')}"
     name = OBJECTIVES[goals.objective][0][0]
-    label, unit, digits = _UNITS.get(name, ("", goals.cost_name, 4))
     value = metric(found[0], name, goals)
-    shown = (
-        f"${value:.{digits}f} {unit.replace('$ ', '')}"
-        if name == "cost"
-        else (f"{label + ' ' if label else ''}{value:.{digits}f} {unit}")
-    )
-    return f"best {shown} (trial {found[0].trial_number})"
+    return f"best {metric_text(name, value, goals)} (trial {found[0].trial_number})"
 
 
 class Progress:

@@ -112,9 +112,13 @@ class Objective:
         record = TrialRecord(s.study_name, trial_id(trial), trial.number, previous)
         for name, value in violations(record, s.goals).items():
             trial.set_constraint(name, value)
-        trial.set_user_attr("throughput", record.result.throughput)
+        # Named with their units, for optuna-dashboard and ``optuna.load_study`` readers.
+        trial.set_user_attr("instance_type", record.deployment.instance_type)
+        trial.set_user_attr("throughput_seq_per_s", record.result.throughput)
         trial.set_user_attr("latency_p95_ms", record.latency.p95_ms)
         trial.set_user_attr("cost_per_1m_usd", record.cost.per_1m_usd)
+        trial.set_user_attr("cost_per_hour_usd", record.cost.per_hour_usd)
+        trial.set_user_attr("clients", record.result.concurrency)
         trial.set_user_attr("bottleneck", record.result.bottleneck)
         # Last, so that a process killed before its trial completes leaves at most this record,
         # which the worker that fails the dead trial deletes.

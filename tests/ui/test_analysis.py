@@ -65,7 +65,7 @@ def test_best_cards_pick_each_objective_and_size_the_cheapest_fleet() -> None:
         "Cheapest fleet for 10000 seq/s",
     ]
     assert [c.record.trial_number for c in cards] == [0, 1, 1, 1]
-    assert cards[0].headline == "1.000 ms"
+    assert cards[0].headline == "p95 1.00 ms"
     # 10000 / 6000 -> 2 instances of trial 1; trial 0 needs 3 at the same price.
     assert cards[3].headline == "2 x inf1.xlarge = $0.456/h"
 
@@ -85,7 +85,7 @@ def test_study_row_summarises_counts_state_and_recommendation() -> None:
     assert (pareto.state, pareto.best, pareto.constraints) == (
         "finished",
         "2 configs on the front",
-        "none",
+        "no constraints",
     )
     assert analysis.study_row("e", PARETO, [], 0, 0).state == "empty"
 

@@ -94,10 +94,10 @@ def test_studies_page_refreshes_while_a_study_runs(
 def test_studies_page_lists_both_studies(app: AppTest) -> None:
     show(app, "Studies")
     table = app.dataframe[0].value
-    assert list(table["study_name"]) == ["ui", "ui-cost"]
+    assert list(table["study"]) == ["ui", "ui-cost"]
     assert list(table["objective"]) == ["pareto", "min-cost"]
     assert list(table["state"]) == ["finished", "finished"]
-    assert list(table["n_complete"]) == [8, 4]
+    assert list(table["completed"]) == [8, 4]  # human column names, not n_complete
 
 
 def test_pareto_chart_draws_every_distinct_config_and_the_front(
@@ -110,7 +110,7 @@ def test_pareto_chart_draws_every_distinct_config_and_the_front(
     front = analysis.pareto_info(records, Goals("pareto")).front
     (line,) = [t for t in fig["data"] if t["name"] == FRONT_NAME]
     assert line["x"] == [p.p95_ms for p in front]
-    table = app.dataframe[0].value
+    table = app.table[0].value  # a static table: wraps, never cut off at the right
     assert list(table["trial"]) == [p.trial_number for p in front]
 
 
@@ -162,15 +162,20 @@ def test_trial_page_shows_the_chosen_trial(app: AppTest, records: list[TrialReco
     assert any("Reconstructed" in c.value for c in app.caption)
 
 
-def test_compare_page_compares_studies_and_trials(app: AppTest) -> None:
+def test_compare_page_compares_studies_and_trials(app: AppTest, records: list[TrialRecord]) -> None:
     show(app, "Compare")
     app.selectbox(key="compare_study").set_value("ui-cost").run()
-    table = app.dataframe[0].value
-    assert list(table.loc[table["what"] == "completed trials", ["a", "b"]].iloc[0]) == ["8", "4"]
+    table = app.table[0].value
+    assert list(table.loc[table[""] == "completed trials", ["A", "B"]].iloc[0]) == ["8", "4"]
     app.radio(key="compare_what").set_value("two trials").run()
     assert not app.exception
-    row = app.dataframe[0].value.iloc[0]
-    assert (row["a"], row["b"]) == ("ui / 0", "ui / 1")
+    row = app.table[0].value.iloc[0]
+    # Trial A opens on the recommended trial, B on the one after it.
+    top = analysis.recommended(records, Goals("pareto"))
+    assert top is not None
+    numbers = [r.trial_number for r in records]
+    after = numbers[(numbers.index(top.trial_number) + 1) % len(numbers)]
+    assert (row["A"], row["B"]) == (f"ui / {top.trial_number}", f"ui / {after}")
 
 
 @pytest.fixture
