@@ -44,7 +44,8 @@ def _live_studies(url: str) -> None:
 
 
 def _studies_table(rows: list[analysis.StudyRow]) -> None:
-    st.dataframe(analysis.study_table(rows), hide_index=True, use_container_width=True)
+    # A static table: long recommendations wrap instead of being cut off at the right.
+    st.table(analysis.study_table(rows), hide_index=True)
 
 
 def _goals(study: LoadedStudy) -> None:
@@ -89,7 +90,8 @@ def pareto_page(study: LoadedStudy) -> None:
                 "config": p.config,
             }
             for p in info.front
-        ]
+        ],
+        hide_index=True,
     )
 
 
@@ -209,7 +211,7 @@ def compare_page(study: LoadedStudy, url: str, names: list[str]) -> None:
             study.records, second.records, study.opened.goals, second.opened.goals
         )
         st.caption(f"A = {study.name}, B = {second.name}")
-    st.table([{"": r.what, "A": r.a, "B": r.b} for r in rows])
+    st.table([{"": r.what, "A": r.a, "B": r.b} for r in rows], hide_index=True)
 
 
 def export_page(study: LoadedStudy) -> None:

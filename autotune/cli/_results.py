@@ -85,6 +85,15 @@ def _compact_list(value: str) -> str:
     return compact(items) if len(items) > 3 else value
 
 
+# The recommendation rule (``autotune.study._objectives``) in one line under every answer.
+_RULE = {
+    "one": "(results within the emulator's uncertainty of the best, else 1%, tie; a tie goes "
+    "to the cheaper config, for min-cost to the faster, then to the earlier trial)",
+    "pareto": "(configs another one matches within the emulator's uncertainty, else 1%, and "
+    "clearly beats on the other axis are left out)",
+}
+
+
 def report(result: Any, as_json: bool, objective: str | None = None) -> None:
     """A study's outcome; ``objective``: its best was asked by another objective than its own."""
     study_objective = result.goals.objective
@@ -121,6 +130,7 @@ def report(result: Any, as_json: bool, objective: str | None = None) -> None:
             typer.echo(f"{what}:\n{records_table(list(result.best))}\nsettings:")
             for r in result.best:
                 typer.echo(settings_line(r))
+            typer.echo(_RULE["pareto" if asked == "pareto" else "one"])
     if not result.best:
         why = (
             "no trial could be deployed"

@@ -87,13 +87,13 @@ def test_studies_page_refreshes_while_a_study_runs(
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     assert not at.exception
-    assert list(at.dataframe[0].value["state"]) == ["running", "finished"]
+    assert list(at.table[0].value["state"]) == ["running", "finished"]
     assert any("refreshing every" in c.value for c in at.caption)
 
 
 def test_studies_page_lists_both_studies(app: AppTest) -> None:
     show(app, "Studies")
-    table = app.dataframe[0].value
+    table = app.table[0].value
     assert list(table["study"]) == ["ui", "ui-cost"]
     assert list(table["objective"]) == ["pareto", "min-cost"]
     assert list(table["state"]) == ["finished", "finished"]
@@ -255,6 +255,6 @@ def test_database_without_studies_and_study_without_trials(
     optuna.create_study(study_name="other", storage=rdb_storage(url))
     at.run()
     show(at, "Studies")
-    assert list(at.dataframe[0].value["objective"]) == ["(not an autotune study)"]
+    assert list(at.table[0].value["objective"]) == ["(not an autotune study)"]
     show(at, "Pareto front")
     assert "was not created by autotune" in _messages(at)
