@@ -35,9 +35,11 @@ def best_text(goals: Goals, records: list[TrialRecord]) -> str:
 class Progress:
     """An Optuna callback printing ``trial n/total, best ...``."""
 
-    def __init__(self, goals: Goals, store: ResultStore, total: int, out: TextIO = sys.stderr):
-        self.goals, self.store, self.total, self.out = goals, store, total, out
-        self.tty = out.isatty()
+    def __init__(self, goals: Goals, store: ResultStore, total: int, out: TextIO | None = None):
+        # stderr as it is when the study starts (a caller may have redirected it), not at import.
+        self.out = out if out is not None else sys.stderr
+        self.goals, self.store, self.total = goals, store, total
+        self.tty = self.out.isatty()
         self.step = max(1, total // 10)
 
     def __call__(self, study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
