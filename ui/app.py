@@ -140,7 +140,6 @@ def insight_page(study: LoadedStudy) -> None:
     st.dataframe(
         analysis.group_table(analysis.by_instance_and_batch(study.records)),
         hide_index=True,
-        use_container_width=True,
     )
 
 
@@ -183,7 +182,7 @@ def trial_page(study: LoadedStudy) -> None:
         column.metric(name, value)
     st.info(detail.bottleneck)
     st.subheader("Stages")
-    st.dataframe(analysis.stage_table(detail.stages), hide_index=True, use_container_width=True)
+    st.dataframe(analysis.stage_table(detail.stages), hide_index=True)
     st.subheader("Core utilization by chip")
     st.plotly_chart(charts.utilization_figure(detail.chips))
     st.caption(f"host CPU utilization {detail.host_utilization:.1%}")

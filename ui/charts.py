@@ -34,7 +34,6 @@ def pareto_figure(info: ParetoInfo, log_axes: bool = True) -> go.Figure:
     """One marker trace per instance family and mode (the instance size is in the hover),
     infeasible points grey, the front as a line."""
     fig = go.Figure()
-    families = sorted({p.family for p in info.points})
     groups: dict[tuple[str, str], list[ParetoPoint]] = {}
     for p in info.points:
         if p.feasible:
@@ -66,7 +65,7 @@ def pareto_figure(info: ParetoInfo, log_axes: bool = True) -> go.Figure:
     fig.update_layout(
         xaxis={"title": info.x_label, "type": axis_type},
         yaxis={"title": info.y_label, "type": axis_type},
-        legend={"title": " / ".join(families) + " by mode", "groupclick": "toggleitem"},
+        legend={"title": "family, mode", "groupclick": "toggleitem"},
         margin={"t": 30},
     )
     return fig

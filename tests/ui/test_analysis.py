@@ -202,7 +202,7 @@ def test_compare_two_studies_and_two_trials() -> None:
     assert rows["Pareto front size"] == ("2", "1")
     none = {r.what: (r.a, r.b) for r in analysis.compare([], RECORDS, PARETO)}
     assert none["feasible configs"] == ("0", "3")
-    assert none["lowest p95 (ms)"] == ("-", "1.000")
+    assert none["lowest p95 (ms)"] == ("-", "1.00")
     trials = {r.what: (r.a, r.b) for r in analysis.compare_trials(FAST, CHEAP)}
     assert trials["batch size"] == ("1", "2")
     assert trials["study / trial"] == ("s / 0", "s / 1")
