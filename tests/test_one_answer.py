@@ -101,6 +101,20 @@ def test_every_surface_names_the_same_trial(tied_study: tuple[str, Any], tmp_pat
         app.state.reads.storage.engine.dispose()
 
 
+def test_other_optuna_clients_read_names_units_and_traffic(tied_study: tuple[str, Any]) -> None:
+    import optuna
+
+    url, _ = tied_study
+    study = optuna.load_study(study_name=TIED_STUDY, storage=url)  # as optuna-dashboard does
+    assert study.metric_names == ["p95 latency (ms)"]
+    assert study.user_attrs["autotune_units"]["latency"] == "ms"
+    assert study.user_attrs["autotune_traffic"]["kind"] == "closed loop"
+    attrs = study.trials[0].user_attrs
+    assert {"latency_p95_ms", "throughput_seq_per_s", "cost_per_1m_usd", "instance_type"} <= set(
+        attrs
+    )
+
+
 def test_best_by_another_objective_says_so(tied_study: tuple[str, Any], tmp_path: Any) -> None:
     url, _ = tied_study
     run = run_cli(tmp_path, "best", "--storage", url, "--objective", "max-throughput")

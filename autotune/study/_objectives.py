@@ -107,7 +107,9 @@ def best(
 
 def default_pick(records: Sequence[TrialRecord], goals: Goals) -> TrialRecord | None:
     """The one trial a study recommends to deploy (export's default, the dashboard's pickers):
-    its ``best``, or for a Pareto study the cheapest config of its front (``min-cost``)."""
+    its ``best``, or for a Pareto study the cheapest config of its front (by the same rule)."""
+    if goals.objective == "pareto":
+        records = best(records, goals)
     found = best(records, goals, goals.objective if goals.objective != "pareto" else "min-cost")
     return found[0] if found else None
 

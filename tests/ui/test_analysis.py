@@ -193,6 +193,14 @@ def test_param_importances_need_two_trials() -> None:
     found = analysis.param_importances(_study([(1, 1.0), (2, 2.0), (4, 4.0), (8, 8.0)]))
     assert set(found) <= {"batch"}
     assert all(math.isfinite(v) for v in found.values())
+    # Search parameters under the names a reader knows, not the sampler's shares.
+    from ui._insight import param_label
+
+    assert param_label("batch_size_share") == "batch size"
+    assert (param_label("copies_share"), param_label("instance_type")) == (
+        "copies",
+        "instance type",
+    )
 
 
 def test_compare_two_studies_and_two_trials() -> None:
@@ -206,3 +214,13 @@ def test_compare_two_studies_and_two_trials() -> None:
     trials = {r.what: (r.a, r.b) for r in analysis.compare_trials(FAST, CHEAP)}
     assert trials["batch size"] == ("1", "2")
     assert trials["study / trial"] == ("s / 0", "s / 1")
+
+
+def test_the_cheapest_card_prefers_the_clearly_better_trade() -> None:
+    # The card bought 0.7% of cost with twice the p95: within the 1% tolerance the two
+    # cost the same, and the faster one wins (as `autotune best --objective min-cost` says).
+    fast = record(40, p95_ms=17.6, per_1m_usd=0.0600, group_sizes=(1, 1))
+    slow = record(87, p95_ms=34.9, per_1m_usd=0.0596, group_sizes=(1, 1, 1))
+    cards = {c.title: c for c in analysis.best_cards([fast, slow], PARETO)}
+    assert cards["Lowest cost"].record.trial_number == 40
+    assert cards["Lowest cost"].headline == "$0.0600 per 1M"
