@@ -87,10 +87,10 @@ def _compact_list(value: str) -> str:
 
 # The recommendation rule (``autotune.study._objectives``) in one line under every answer.
 _RULE = {
-    "one": "(results within the emulator's uncertainty of the best, else 1%, tie; a tie goes "
-    "to the cheaper config, for min-cost to the faster, then to the earlier trial)",
-    "pareto": "(configs another one matches within the emulator's uncertainty, else 1%, and "
-    "clearly beats on the other axis are left out)",
+    "one": "(a tie is a result within the emulator's uncertainty of the best, else 1%; "
+    "the cheaper wins, for min-cost the faster)",
+    "pareto": "(left out: configs another one matches within the emulator's uncertainty, "
+    "else 1%, and clearly beats)",
 }
 
 
