@@ -23,8 +23,9 @@ from autotune.cli._results import (
 from autotune.errors import InputError
 
 
-def _summary(url: str, name: str) -> dict[str, Any]:
-    """One line of ``autotune studies``: objective, counts and the recommendation."""
+def _summary(url: str, name: str) -> tuple[dict[str, Any], Any]:
+    """One line of ``autotune studies`` as JSON (objective, counts and the recommendation), and
+    the study's outcome (``None`` for a study autotune did not make)."""
     from autotune.study.read import open_existing
     from storage import SchemaRevisionError
 
@@ -34,9 +35,8 @@ def _summary(url: str, name: str) -> dict[str, Any]:
         raise
     except InputError:  # a study of another Optuna tool sharing the database
         objective = "(not an autotune study)"
-        return {"study_name": name, "objective": objective, "n_trials": None, "best": None}
+        return {"study_name": name, "objective": objective, "n_trials": None, "best": None}, None
     result = opened.outcome()
-    top = result.best[0] if result.best else None
     pareto = result.goals.objective == "pareto"
     return {
         "study_name": name,
@@ -46,40 +46,43 @@ def _summary(url: str, name: str) -> dict[str, Any]:
         "target_qps": result.goals.target_qps,
         "n_trials": result.n_trials,
         "n_failed": result.n_failed,
-        # A Pareto study's best is its front; the list shows its size, the JSON every point.
-        "best": record_row(top) if top and not pareto else None,
+        # A Pareto study's answer is its front: the JSON lists it, the table shows its size.
+        "best": record_row(result.best[0]) if result.best and not pareto else None,
         "front": [record_row(r) for r in result.best] if pareto else None,
-        "_record": None if pareto else top,
-        "_front_size": len(result.best),
-    }
+    }, result
+
+
+def _best_cells(result: Any) -> tuple[object, ...]:
+    """The recommendation's columns of the studies table, in the one display rounding."""
+    from autotune.study.read import num
+
+    if result is None or not result.best:
+        return ("-", "-", "-", "-")
+    if result.goals.objective == "pareto":
+        return (f"front of {len(result.best)}", "-", "-", "-")
+    top = result.best[0]
+    p95, cost = num(top.latency.p95_ms), num(top.cost.per_1m_usd)
+    return (top.trial_number, top.deployment.instance_type, p95, cost)
 
 
 @app.command()
 def studies(storage: Storage = None, as_json: AsJson = False) -> None:
     """List the studies in a storage with their objective, trial counts and best result."""
-    from autotune.study.read import num, study_names
+    from autotune.study.read import study_names
 
     url = url_of(storage)
-    rows = [_summary(url, name) for name in study_names(url)]
+    summaries = [_summary(url, name) for name in study_names(url)]
     if as_json:
-        emit(
-            {"storage": url, "studies": [{k: v for k, v in r.items() if k[0] != "_"} for r in rows]}
-        )
+        emit({"storage": url, "studies": [row for row, _ in summaries]})
         return
-    if not rows:
+    if not summaries:
         typer.echo(f"no studies in {url}")
         return
     headers = ["study", "objective", "trials", "failed", "best trial", "instance", "p95 ms", "$/1M"]
-    body = []
-    for r in rows:
-        top = r.get("_record")
-        shown: tuple[object, ...] = ("-", "-", "-", "-")
-        if top is not None:
-            p95, cost = num(top.latency.p95_ms), num(top.cost.per_1m_usd)
-            shown = (top.trial_number, top.deployment.instance_type, p95, cost)
-        elif r.get("_front_size"):
-            shown = (f"front of {r['_front_size']}", "-", "-", "-")
-        body.append([r["study_name"], r["objective"], r["n_trials"], r.get("n_failed"), *shown])
+    body = [
+        [r["study_name"], r["objective"], r["n_trials"], r.get("n_failed"), *_best_cells(result)]
+        for r, result in summaries
+    ]
     typer.echo(table(headers, body))
 
 
