@@ -137,10 +137,7 @@ def insight_page(study: LoadedStudy) -> None:
     else:
         st.info("Importances need at least two completed trials with different parameters.")
     st.subheader("By instance type and batch size")
-    st.dataframe(
-        analysis.group_table(analysis.by_instance_and_batch(study.records)),
-        hide_index=True,
-    )
+    st.table(analysis.group_table(analysis.by_instance_and_batch(study.records)), hide_index=True)
 
 
 def _pick_trial(study: LoadedStudy, label: str, key: str, second: bool = False) -> TrialRecord:
@@ -182,7 +179,7 @@ def trial_page(study: LoadedStudy) -> None:
         column.metric(name, value)
     st.info(detail.bottleneck)
     st.subheader("Stages")
-    st.dataframe(analysis.stage_table(detail.stages), hide_index=True)
+    st.table(analysis.stage_table(detail.stages), hide_index=True)
     st.subheader("Core utilization by chip")
     st.plotly_chart(charts.utilization_figure(detail.chips))
     st.caption(f"host CPU utilization {detail.host_utilization:.1%}")

@@ -149,7 +149,7 @@ def test_insight_page_draws_history_per_objective_and_importances(app: AppTest) 
     assert names[:2] == [["trial", "best so far"], ["trial", "best so far"]]
     (bars,) = figures(app)[2]["data"]  # the importances of the study's parameters
     assert bars["type"] == "bar" and bars["orientation"] == "h"
-    assert len(app.dataframe[0].value) >= 1
+    assert len(app.table[0].value) >= 1
 
 
 def test_trial_page_shows_the_chosen_trial(app: AppTest, records: list[TrialRecord]) -> None:
@@ -157,7 +157,7 @@ def test_trial_page_shows_the_chosen_trial(app: AppTest, records: list[TrialReco
     last = records[-1]
     app.selectbox(key="trial_number").set_value(last.trial_number).run()
     assert not app.exception
-    assert len(app.dataframe[0].value) == len(last.result.stages)
+    assert len(app.table[0].value) == len(last.result.stages)
     assert app.info[0].value.startswith(f"Limited by {last.result.bottleneck}")
     assert any("Reconstructed" in c.value for c in app.caption)
 
