@@ -138,7 +138,8 @@ def open_existing(url: str, name: str, read_only: bool = True) -> OpenStudy:
 
 
 def pick(opened: OpenStudy, trial: int | None, objective: str | None) -> TrialRecord:
-    """The record to export: trial ``trial``, or the best for ``objective`` (default: study's)."""
+    """The record to export: trial ``trial``, the best for ``objective``, or by default the
+    study's ``default_pick`` (its recommendation; a Pareto study's cheapest front config)."""
     records = opened.records()
     if not records:
         raise InputError(f"study {opened.study.study_name!r} has no completed trial to export")
