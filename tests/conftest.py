@@ -11,6 +11,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -70,3 +71,25 @@ def plan_of(session_cache: CompileCache) -> PlanOf:
         ).plan
 
     return compiled
+
+
+TIED_STUDY = "tie"
+
+
+@pytest.fixture(scope="session")
+def tied_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
+    """A min-latency study whose best p95 is shared by several trials: one model copy on one
+    core (or two) has the same latency on inf1.xlarge and inf1.2xlarge, at different prices.
+    Its storage URL and the ``autotune study`` run (text output and progress line)."""
+    from tests.study.helpers import MINILM, run_cli, sqlite_url
+
+    tmp = tmp_path_factory.mktemp("tied-study")
+    url = sqlite_url(tmp)
+    space = ["--model", MINILM, "--seq-len", "32", "--batch-sizes", "1", "--pipeline-cores", "1"]
+    space += ["--instances", "inf1.2xlarge,inf1.xlarge", "--max-p95-ms", "0.9"]
+    run = run_cli(
+        tmp, "study", *space, "--objective", "min-latency", "--sampler", "grid", "--trials", "8",
+        "--storage", url, "--study-name", TIED_STUDY,
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    return url, run

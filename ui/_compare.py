@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from autotune.study import Goals, feasible, pareto_front, unique
-from autotune.study.read import knobs_text
+from autotune.study.read import knobs_text, num
 from autotune.values import TrialRecord
 from ui._trial import deployment_mode
 
@@ -25,9 +25,9 @@ def _summary(records: Sequence[TrialRecord], goals: Goals) -> dict[str, str]:
     return {
         "completed trials": str(len(records)),
         "feasible configs": str(len(ok)),
-        "lowest p95 (ms)": f"{min(r.latency.p95_ms for r in ok):.3f}",
-        "highest throughput (seq/s)": f"{max(r.result.throughput for r in ok):.1f}",
-        "lowest $ per 1M": f"{min(r.cost.per_1m_usd for r in ok):.4f}",
+        "lowest p95 (ms)": num(min(r.latency.p95_ms for r in ok)),
+        "highest throughput (seq/s)": num(max(r.result.throughput for r in ok)),
+        "lowest $ per 1M": num(min(r.cost.per_1m_usd for r in ok)),
         "Pareto front size": str(len(pareto_front(ok, goals))),
         "instances tried": ", ".join(sorted({r.deployment.instance_type for r in records})),
     }
@@ -56,11 +56,11 @@ def compare_trials(a: TrialRecord, b: TrialRecord) -> list[CompareRow]:
             "batch size": str(r.workload.batch_size),
             "deployment": knobs_text(r.deployment),
             "clients": str(r.result.concurrency),
-            "throughput (seq/s)": f"{r.result.throughput:.1f}",
-            "p50 / p95 / p99 (ms)": f"{r.latency.p50_ms:.3f} / {r.latency.p95_ms:.3f} / "
-            f"{r.latency.p99_ms:.3f}",
-            "$ per hour": f"{r.cost.per_hour_usd:.3f}",
-            "$ per 1M": f"{r.cost.per_1m_usd:.4f}",
+            "throughput (seq/s)": num(r.result.throughput),
+            "p50 / p95 / p99 (ms)": f"{num(r.latency.p50_ms)} / {num(r.latency.p95_ms)} / "
+            f"{num(r.latency.p99_ms)}",
+            "$ per hour": num(r.cost.per_hour_usd),
+            "$ per 1M": num(r.cost.per_1m_usd),
             "bottleneck": r.result.bottleneck,
         }
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import optuna
 
 from autotune.study import OBJECTIVES, Goals, feasible, metric
+from autotune.study.read import num
 from autotune.values import TrialRecord
 
 _LABELS = {"p95_ms": "p95 latency (ms)", "throughput": "throughput (seq/s)"}
@@ -71,7 +72,13 @@ def param_importances(study: optuna.Study, objective_index: int = 0) -> dict[str
             )
     except (ValueError, RuntimeError, IndexError, TypeError):
         return {}
-    return {k: float(v) for k, v in found.items()}
+    return {param_label(k): float(v) for k, v in found.items()}
+
+
+def param_label(name: str) -> str:
+    """A search parameter as a reader names it: ``copies_share`` is the number of copies
+    (drawn as a share of what fits the instance), ``instance_type`` the instance type."""
+    return name.removesuffix("_share").replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,26 @@ class GroupRow:
     best_cost_per_1m: float
     median_cost_per_1m: float
     best_throughput: float
+
+
+GROUP_COLUMNS = {
+    "instance_type": "instance",
+    "batch_size": "batch",
+    "n_trials": "trials",
+    "best_p95_ms": "best p95 (ms)",
+    "median_p95_ms": "median p95 (ms)",
+    "best_cost_per_1m": "best $ per 1M",
+    "median_cost_per_1m": "median $ per 1M",
+    "best_throughput": "best seq/s",
+}
+
+
+def group_table(rows: Sequence[GroupRow]) -> list[dict[str, object]]:
+    """The grouped results with readable column names and the one display rounding."""
+    return [
+        {GROUP_COLUMNS[k]: num(v) if isinstance(v, float) else v for k, v in vars(r).items()}
+        for r in rows
+    ]
 
 
 def by_instance_and_batch(records: Sequence[TrialRecord]) -> list[GroupRow]:

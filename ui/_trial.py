@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from autotune.catalog import get_instance
+from autotune.study.read import num
 from autotune.values import StageResult, TrialRecord
 
 MB = 1e6
@@ -31,6 +32,30 @@ class StageRow:
     dram_ms: float
     link_ms: float
     busy_pct: float
+
+
+STAGE_COLUMNS = {
+    "stage": "stage",
+    "n_ops": "ops",
+    "tensor_gflop": "tensor GFLOP",
+    "weight_mb": "weights (MB)",
+    "resident_mb": "on-chip (MB)",
+    "streamed_mb": "streamed (MB)",
+    "estimated_ms": "compiler estimate (ms)",
+    "service_ms": "service (ms)",
+    "compute_ms": "compute (ms)",
+    "dram_ms": "DRAM (ms)",
+    "link_ms": "link (ms)",
+    "busy_pct": "busy (%)",
+}
+
+
+def stage_table(stages: tuple[StageRow, ...]) -> list[dict[str, object]]:
+    """The stages with readable column names and the one display rounding."""
+    return [
+        {STAGE_COLUMNS[k]: num(v) if isinstance(v, float) else v for k, v in vars(s).items()}
+        for s in stages
+    ]
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,30 @@ Streamlit. Trial detail, the request timeline and study insight live in ``ui._tr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from autotune.study import Goals, best, feasible, metric, pareto_front, unique
-from autotune.study.read import knobs_text, plural
-from autotune.values import TrialRecord, pareto_indices
+from autotune.study import OBJECTIVES, Goals, feasible, metric, pareto_front, unique
+from autotune.study.read import (
+    DEFAULT_TOLERANCE,
+    best,
+    constraints_text,
+    default_pick,
+    knobs_text,
+    metric_text,
+    num,
+    plural,
+    tolerance,
+)
+from autotune.values import TrialRecord, epsilon_front
 from ui._compare import CompareRow, compare, compare_trials
 from ui._insight import (
     GroupRow,
     HistoryPoint,
     HistorySeries,
     by_instance_and_batch,
+    group_table,
     history,
     param_importances,
 )
@@ -33,11 +44,14 @@ from ui._trial import (
     TrialDetail,
     deployment_mode,
     latency_summary,
+    stage_table,
     timeline,
     trial_detail,
 )
 
 __all__ = [
+    "DEFAULT_TOLERANCE",
+    "STUDY_COLUMNS",
     "TIMELINE_NOTE",
     "Y_AXES",
     "BestCard",
@@ -60,12 +74,19 @@ __all__ = [
     "compare_trials",
     "config_text",
     "deployment_mode",
+    "goals_text",
+    "group_table",
     "history",
     "latency_summary",
+    "num",
     "param_importances",
     "pareto_info",
+    "recommended",
+    "stage_table",
     "study_row",
+    "study_table",
     "timeline",
+    "traffic_text",
     "trial_detail",
 ]
 
@@ -89,14 +110,52 @@ class StudyRow:
 
 
 def _constraints(goals: Goals) -> str:
-    parts = []
-    if goals.max_p95_ms is not None:
-        parts.append(f"p95 <= {goals.max_p95_ms:g} ms")
-    if goals.min_throughput is not None:
-        parts.append(f">= {goals.min_throughput:g} seq/s")
-    if goals.target_qps is not None:
-        parts.append(f"fleet for {goals.target_qps:g} seq/s")
-    return ", ".join(parts) or "none"
+    return constraints_text(goals)
+
+
+STUDY_COLUMNS = {
+    "study_name": "study",
+    "objective": "objective",
+    "constraints": "constraints",
+    "n_trials": "trials",
+    "n_complete": "completed",
+    "n_failed": "could not deploy",
+    "n_running": "running",
+    "state": "state",
+    "best": "recommendation",
+}
+
+
+def study_table(rows: Sequence[StudyRow]) -> list[dict[str, object]]:
+    """The studies table with column names a reader understands."""
+    return [{STUDY_COLUMNS[k]: v for k, v in vars(r).items()} for r in rows]
+
+
+def recommended(records: Sequence[TrialRecord], goals: Goals) -> TrialRecord | None:
+    """The trial the pages open on: the recommendation (``autotune best``) of a one-objective
+    study, and of a Pareto study the export's default pick (its cheapest, by the same rule)."""
+    return default_pick(records, goals)
+
+
+def traffic_text(concurrency: str | int, requests: int) -> str:
+    """The load every trial was measured under."""
+    clients = (
+        "one client per pipeline stage of each copy"
+        if concurrency == "per-stage"
+        else plural(int(concurrency), "client")
+    )
+    return f"closed loop, {clients}, {requests} requests"
+
+
+def goals_text(goals: Goals, traffic: str) -> str:
+    """What a study asks, stated on every page: objective, constraints and the traffic."""
+    what = {
+        "min-latency": "lowest p95 latency",
+        "max-throughput": "highest throughput",
+        "min-cost": f"lowest cost ({goals.cost_name})",
+        "pareto": f"Pareto set of p95 latency and {goals.cost_name}",
+    }[goals.objective]
+    return f"Objective: {what} ({goals.objective}); {constraints_text(goals)}; traffic: {traffic}."
 
 
 def study_row(
@@ -111,7 +170,7 @@ def study_row(
     if not found:
         top = "-"
     elif goals.objective == "pareto":
-        top = f"{len(found)} configs on the front"
+        top = f"{plural(len(found), 'config')} on the front"
     else:
         top = config_text(found[0], goals, sep=", ")
     n_complete = len(records)
@@ -138,14 +197,14 @@ def config_text(record: TrialRecord, goals: Goals, sep: str = "<br>") -> str:
         f"{record.deployment.instance_type} ({deployment_mode(record)})",
         f"batch {record.workload.batch_size}, {knobs_text(record.deployment)}, "
         f"{plural(record.result.concurrency, 'client')}",
-        f"p50/p95/p99 {record.latency.p50_ms:.3f}/{record.latency.p95_ms:.3f}/"
-        f"{record.latency.p99_ms:.3f} ms",
-        f"{record.result.throughput:.1f} seq/s",
-        f"${record.cost.per_hour_usd:.3f}/h, ${record.cost.per_1m_usd:.4f} per 1M",
+        f"p50/p95/p99 {num(record.latency.p50_ms)}/{num(record.latency.p95_ms)}/"
+        f"{num(record.latency.p99_ms)} ms",
+        f"{num(record.result.throughput)} seq/s",
+        f"${num(record.cost.per_hour_usd)}/h, ${num(record.cost.per_1m_usd)} per 1M",
     ]
     if record.cost.fleet_size is not None:
         parts.append(
-            f"fleet {record.cost.fleet_size} x = ${record.cost.fleet_per_hour_usd or 0:.3f}/h"
+            f"fleet of {record.cost.fleet_size} = ${num(record.cost.fleet_per_hour_usd or 0)}/h"
         )
     parts.append(f"bottleneck: {record.result.bottleneck}")
     if not feasible(record, goals):
@@ -163,7 +222,13 @@ class ParetoPoint:
     mode: str
     feasible: bool
     on_front: bool
-    hover: str
+    hover: str  # the full config and results
+    config: str  # batch, knobs and clients in a few words
+
+    @property
+    def family(self) -> str:
+        """The instance family (``inf1``, ``g4dn``): the legend groups by it and the mode."""
+        return self.instance_type.split(".")[0]
 
 
 @dataclass(frozen=True)
@@ -180,10 +245,13 @@ class ParetoInfo:
 
 
 def _throughput_front(records: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """Records no other beats on both lower p95 and higher throughput, by latency."""
+    """Records no other beats on both lower p95 and higher throughput, by latency, without
+    near-duplicates (the rule of ``pareto_front``, on p95 and time per sequence)."""
     ordered = sorted(records, key=lambda r: r.trial_number)
-    points = [(r.latency.p95_ms, -r.result.throughput) for r in ordered]
-    return sorted((ordered[i] for i in pareto_indices(points)), key=lambda r: r.latency.p95_ms)
+    points = [(r.latency.p95_ms, 1.0 / r.result.throughput) for r in ordered]
+    tolerances = [(tolerance(r, "p95_ms"), tolerance(r, "throughput")) for r in ordered]
+    kept = (ordered[i] for i in epsilon_front(points, tolerances))
+    return sorted(kept, key=lambda r: (r.latency.p95_ms, r.trial_number))
 
 
 def pareto_info(records: Sequence[TrialRecord], goals: Goals, y: YAxis = "cost") -> ParetoInfo:
@@ -203,6 +271,8 @@ def pareto_info(records: Sequence[TrialRecord], goals: Goals, y: YAxis = "cost")
             feasible(r, goals),
             r.trial_number in on_front,
             config_text(r, goals),
+            f"batch {r.workload.batch_size}, {knobs_text(r.deployment)}, "
+            f"{plural(r.result.concurrency, 'client')}",
         )
         for r in distinct
     }
@@ -233,22 +303,29 @@ def best_cards(
     if not ok:
         return []
     cards = []
-    picks: tuple[tuple[str, Callable[[TrialRecord], float], float, str], ...] = (
-        ("Lowest p95 latency", lambda r: r.latency.p95_ms, 1.0, "{:.3f} ms"),
-        ("Highest throughput", lambda r: r.result.throughput, -1.0, "{:.1f} seq/s"),
-        ("Lowest cost", lambda r: r.cost.per_1m_usd, 1.0, "${:.4f} per 1M"),
-    )
-    for title, value, sign, fmt in picks:
-        r = min(ok, key=lambda r: (sign * value(r), r.trial_number))
-        cards.append(BestCard(title, fmt.format(value(r)), r, config_text(r, goals, "\n")))
+    # The recommendation of each objective (``best``: ties within the uncertainty go to the
+    # clearly better trade), so a card never buys 0.7% of cost with twice the latency.
+    titles = {
+        "min-latency": "Lowest p95 latency",
+        "max-throughput": "Highest throughput",
+        "min-cost": "Lowest cost",
+    }
+    for objective, title in titles.items():
+        (r,) = best(ok, goals, objective)
+        ((name, _),) = OBJECTIVES[objective]
+        headline = metric_text(name, metric(r, name, goals), goals)
+        cards.append(BestCard(title, headline, r, config_text(r, goals, "\n")))
     load = qps if qps is not None else goals.target_qps
     if load is not None and load > 0:
-        r = min(ok, key=lambda r: (_fleet(r, load) * r.cost.per_hour_usd, r.trial_number))
+        r = min(
+            ok,
+            key=lambda r: (_fleet(r, load) * r.cost.per_hour_usd, r.latency.p95_ms, r.trial_number),
+        )
         n = _fleet(r, load)
         cards.append(
             BestCard(
                 f"Cheapest fleet for {load:g} seq/s",
-                f"{n} x {r.deployment.instance_type} = ${n * r.cost.per_hour_usd:.3f}/h",
+                f"{n} x {r.deployment.instance_type} = ${num(n * r.cost.per_hour_usd)}/h",
                 r,
                 config_text(r, goals, "\n"),
             )

@@ -7,7 +7,6 @@ every problem a user can cause is shown as a message, never as a traceback.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 
 import streamlit as st
 
@@ -45,11 +44,20 @@ def _live_studies(url: str) -> None:
 
 
 def _studies_table(rows: list[analysis.StudyRow]) -> None:
-    st.dataframe([asdict(r) for r in rows], hide_index=True)
+    # A static table: long recommendations wrap instead of being cut off at the right.
+    st.table(analysis.study_table(rows), hide_index=True)
+
+
+def _goals(study: LoadedStudy) -> None:
+    """The study's objective, constraints and traffic, under every page's header."""
+    space = study.opened.space
+    traffic = analysis.traffic_text(space.concurrency, space.requests)
+    st.caption(analysis.goals_text(study.opened.goals, traffic))
 
 
 def pareto_page(study: LoadedStudy) -> None:
     st.header(f"Pareto front: {study.name}")
+    _goals(study)
     left, right = st.columns(2)
     y: analysis.YAxis | None = left.radio(
         "y axis",
@@ -58,25 +66,28 @@ def pareto_page(study: LoadedStudy) -> None:
         key="pareto_y",
         format_func=lambda v: "cost vs latency" if v == "cost" else "throughput vs latency",
     )
-    log_axes = right.toggle("log axes", key="pareto_log")
+    # Log axes by default: latency and cost span orders of magnitude across instance sizes.
+    log_axes = right.toggle("log axes", value=True, key="pareto_log")
     info = analysis.pareto_info(study.records, study.opened.goals, y or "cost")
     st.plotly_chart(charts.pareto_figure(info, log_axes))
     st.caption(
         f"{len(info.points)} distinct configs, {sum(not p.feasible for p in info.points)} "
         f"infeasible (grey), {info.n_repeats} repeated trials not drawn twice. "
-        "Marker: circle data-parallel, square pipeline, diamond mixed, triangle GPU."
+        "Marker: circle data-parallel, square pipeline, diamond mixed, triangle GPU. "
+        "The front leaves out a config another one matches within the emulator's uncertainty "
+        f"(else {analysis.DEFAULT_TOLERANCE:.0%}) and clearly beats on the other axis."
     )
     st.subheader("Pareto set")
-    st.dataframe(
+    st.table(
         [
             {
                 "trial": p.trial_number,
                 "instance": p.instance_type,
                 "mode": p.mode,
-                "p95 ms": p.p95_ms,
-                "seq/s": p.throughput,
-                info.cost_label: p.cost,
-                "config": p.hover.replace("<br>", "; "),
+                "p95 (ms)": analysis.num(p.p95_ms),
+                "seq/s": analysis.num(p.throughput),
+                info.cost_label: analysis.num(p.cost),
+                "config": p.config,
             }
             for p in info.front
         ],
@@ -86,6 +97,7 @@ def pareto_page(study: LoadedStudy) -> None:
 
 def best_page(study: LoadedStudy) -> None:
     st.header(f"Best per objective: {study.name}")
+    _goals(study)
     goals = study.opened.goals
     qps = st.number_input(
         "target load (seq/s) for the fleet card",
@@ -101,34 +113,54 @@ def best_page(study: LoadedStudy) -> None:
         with column.container(border=True):
             st.metric(card.title, card.headline)
             st.text(card.detail)
+    st.caption(
+        "Each card is `autotune best --objective ...`: values within the emulator's "
+        "uncertainty tie, and a tie goes to the cheaper (for cost: the faster) config."
+    )
 
 
 def insight_page(study: LoadedStudy) -> None:
     st.header(f"Study insight: {study.name}")
+    _goals(study)
     st.subheader("Optimization history")
     for series in analysis.history(study.records, study.opened.goals):
         st.plotly_chart(charts.history_figure(series))
-    st.subheader("Parameter importances")
+    label = study.opened.goals.metric_labels()[0]
+    st.subheader(f"Parameter importances for {label}")
     importances = analysis.param_importances(study.opened.study)
     if importances:
-        st.plotly_chart(charts.importance_figure(importances))
+        st.plotly_chart(charts.importance_figure(importances, label))
+        st.caption(
+            "Optuna's fANOVA importance of each search parameter for the study's first "
+            "objective; counts (copies, pipeline cores) are drawn as a share of what fits."
+        )
     else:
         st.info("Importances need at least two completed trials with different parameters.")
     st.subheader("By instance type and batch size")
-    st.dataframe(
-        [asdict(r) for r in analysis.by_instance_and_batch(study.records)], hide_index=True
-    )
+    st.table(analysis.group_table(analysis.by_instance_and_batch(study.records)), hide_index=True)
 
 
-def _pick_trial(study: LoadedStudy, label: str, key: str, index: int = 0) -> TrialRecord:
+def _pick_trial(study: LoadedStudy, label: str, key: str, second: bool = False) -> TrialRecord:
+    """A trial picker that opens on the recommended trial (``second``: on the trial after it)."""
     by_number = {r.trial_number: r for r in study.records}
     numbers = list(by_number)
-    number = st.selectbox(label, numbers, index=min(index, len(numbers) - 1), key=key)
+    top = analysis.recommended(study.records, study.opened.goals)
+    index = numbers.index(top.trial_number) if top is not None else 0
+    if second:
+        index = (index + 1) % len(numbers)
+    number = st.selectbox(
+        label,
+        numbers,
+        index=index,
+        key=key,
+        format_func=lambda n: f"{n} (recommended)" if top and n == top.trial_number else str(n),
+    )
     return by_number[number if number is not None else numbers[0]]
 
 
 def trial_page(study: LoadedStudy) -> None:
     st.header(f"Trial detail: {study.name}")
+    _goals(study)
     record = _pick_trial(study, "trial", "trial_number")
     detail = analysis.trial_detail(record)
     st.text(analysis.config_text(record, study.opened.goals, "\n"))
@@ -136,18 +168,18 @@ def trial_page(study: LoadedStudy) -> None:
     for column, (name, value) in zip(
         st.columns(5),
         [
-            ("p50 ms", f"{lat.p50_ms:.3f}"),
-            ("p95 ms", f"{lat.p95_ms:.3f}"),
-            ("p99 ms", f"{lat.p99_ms:.3f}"),
-            ("mean ms", f"{lat.mean_ms:.3f}"),
-            ("p99 / p50", f"{lat.tail_ratio:.2f}"),
+            ("p50", f"{analysis.num(lat.p50_ms)} ms"),
+            ("p95", f"{analysis.num(lat.p95_ms)} ms"),
+            ("p99", f"{analysis.num(lat.p99_ms)} ms"),
+            ("mean", f"{analysis.num(lat.mean_ms)} ms"),
+            ("p99 / p50", analysis.num(lat.tail_ratio)),
         ],
         strict=True,
     ):
         column.metric(name, value)
     st.info(detail.bottleneck)
     st.subheader("Stages")
-    st.dataframe([asdict(s) for s in detail.stages], hide_index=True)
+    st.table(analysis.stage_table(detail.stages), hide_index=True)
     st.subheader("Core utilization by chip")
     st.plotly_chart(charts.utilization_figure(detail.chips))
     st.caption(f"host CPU utilization {detail.host_utilization:.1%}")
@@ -159,13 +191,14 @@ def trial_page(study: LoadedStudy) -> None:
 
 def compare_page(study: LoadedStudy, url: str, names: list[str]) -> None:
     st.header("Compare")
+    _goals(study)
     what = st.radio("compare", ["two studies", "two trials"], horizontal=True, key="compare_what")
     if what == "two trials":
         left, right = st.columns(2)
         with left:
             a = _pick_trial(study, "trial A", "compare_a")
         with right:
-            b = _pick_trial(study, "trial B", "compare_b", index=1)
+            b = _pick_trial(study, "trial B", "compare_b", second=True)
         rows = analysis.compare_trials(a, b)
     else:
         other = st.selectbox("other study", names, key="compare_study")
@@ -174,11 +207,12 @@ def compare_page(study: LoadedStudy, url: str, names: list[str]) -> None:
             study.records, second.records, study.opened.goals, second.opened.goals
         )
         st.caption(f"A = {study.name}, B = {second.name}")
-    st.dataframe([asdict(r) for r in rows], hide_index=True)
+    st.table([{"": r.what, "A": r.a, "B": r.b} for r in rows], hide_index=True)
 
 
 def export_page(study: LoadedStudy) -> None:
     st.header(f"Export: {study.name}")
+    _goals(study)
     record = _pick_trial(study, "trial to export", "export_trial")
     spec = spec_from_record(record, study.name)
     st.caption("The same files `autotune export` writes.")

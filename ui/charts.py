@@ -30,19 +30,19 @@ def _y(point: ParetoPoint, info: ParetoInfo) -> float:
     return point.cost if info.y == "cost" else point.throughput
 
 
-def pareto_figure(info: ParetoInfo, log_axes: bool = False) -> go.Figure:
-    """One marker trace per (instance, mode), infeasible points grey, the front as a line."""
+def pareto_figure(info: ParetoInfo, log_axes: bool = True) -> go.Figure:
+    """One marker trace per instance family and mode (the instance size is in the hover),
+    infeasible points grey, the front as a line."""
     fig = go.Figure()
-    instances = sorted({p.instance_type for p in info.points})
-    colour = {
-        name: qualitative.Plotly[i % len(qualitative.Plotly)] for i, name in enumerate(instances)
-    }
     groups: dict[tuple[str, str], list[ParetoPoint]] = {}
     for p in info.points:
         if p.feasible:
-            groups.setdefault((p.instance_type, p.mode), []).append(p)
-    for (instance, mode), points in sorted(groups.items()):
-        fig.add_trace(_markers(points, info, f"{instance} · {mode}", colour[instance], mode))
+            groups.setdefault((p.family, p.mode), []).append(p)
+    palette = qualitative.Plotly
+    for i, ((family, mode), points) in enumerate(sorted(groups.items())):
+        trace = _markers(points, info, mode, palette[i % len(palette)], mode)
+        trace.update(legendgroup=family, legendgrouptitle_text=family)
+        fig.add_trace(trace)
     infeasible = [p for p in info.points if not p.feasible]
     if infeasible:
         fig.add_trace(_markers(infeasible, info, INFEASIBLE_NAME, GREY, None))
@@ -65,7 +65,7 @@ def pareto_figure(info: ParetoInfo, log_axes: bool = False) -> go.Figure:
     fig.update_layout(
         xaxis={"title": info.x_label, "type": axis_type},
         yaxis={"title": info.y_label, "type": axis_type},
-        legend={"title": "instance · mode"},
+        legend={"title": "family, mode", "groupclick": "toggleitem"},
         margin={"t": 30},
     )
     return fig
@@ -115,10 +115,11 @@ def history_figure(series: HistorySeries) -> go.Figure:
     return fig
 
 
-def importance_figure(importances: dict[str, float]) -> go.Figure:
+def importance_figure(importances: dict[str, float], objective: str = "") -> go.Figure:
     names = list(importances)[::-1]
     fig = go.Figure(go.Bar(x=[importances[n] for n in names], y=names, orientation="h"))
-    fig.update_layout(xaxis_title="importance", margin={"t": 30})
+    title = f"importance for {objective}" if objective else "importance"
+    fig.update_layout(xaxis_title=title, margin={"t": 30})
     return fig
 
 

@@ -23,8 +23,9 @@ from autotune.cli._results import (
 from autotune.errors import InputError
 
 
-def _summary(url: str, name: str) -> dict[str, Any]:
-    """One line of ``autotune studies``: objective, counts and the recommendation."""
+def _summary(url: str, name: str) -> tuple[dict[str, Any], Any]:
+    """One line of ``autotune studies`` as JSON (objective, counts and the recommendation), and
+    the study's outcome (``None`` for a study autotune did not make)."""
     from autotune.study.read import open_existing
     from storage import SchemaRevisionError
 
@@ -34,9 +35,9 @@ def _summary(url: str, name: str) -> dict[str, Any]:
         raise
     except InputError:  # a study of another Optuna tool sharing the database
         objective = "(not an autotune study)"
-        return {"study_name": name, "objective": objective, "n_trials": None, "best": None}
+        return {"study_name": name, "objective": objective, "n_trials": None, "best": None}, None
     result = opened.outcome()
-    top = result.best[0] if result.best else None
+    pareto = result.goals.objective == "pareto"
     return {
         "study_name": name,
         "objective": result.goals.objective,
@@ -45,8 +46,23 @@ def _summary(url: str, name: str) -> dict[str, Any]:
         "target_qps": result.goals.target_qps,
         "n_trials": result.n_trials,
         "n_failed": result.n_failed,
-        "best": record_row(top) if top else None,
-    }
+        # A Pareto study's answer is its front: the JSON lists it, the table shows its size.
+        "best": record_row(result.best[0]) if result.best and not pareto else None,
+        "front": [record_row(r) for r in result.best] if pareto else None,
+    }, result
+
+
+def _best_cells(result: Any) -> tuple[object, ...]:
+    """The recommendation's columns of the studies table, in the one display rounding."""
+    from autotune.study.read import num
+
+    if result is None or not result.best:
+        return ("-", "-", "-", "-")
+    if result.goals.objective == "pareto":
+        return (f"front of {len(result.best)}", "-", "-", "-")
+    top = result.best[0]
+    p95, cost = num(top.latency.p95_ms), num(top.cost.per_1m_usd)
+    return (top.trial_number, top.deployment.instance_type, p95, cost)
 
 
 @app.command()
@@ -55,22 +71,18 @@ def studies(storage: Storage = None, as_json: AsJson = False) -> None:
     from autotune.study.read import study_names
 
     url = url_of(storage)
-    rows = [_summary(url, name) for name in study_names(url)]
+    summaries = [_summary(url, name) for name in study_names(url)]
     if as_json:
-        emit({"storage": url, "studies": rows})
+        emit({"storage": url, "studies": [row for row, _ in summaries]})
         return
-    if not rows:
+    if not summaries:
         typer.echo(f"no studies in {url}")
         return
     headers = ["study", "objective", "trials", "failed", "best trial", "instance", "p95 ms", "$/1M"]
-    body = []
-    for r in rows:
-        best = r["best"]
-        shown = ("-", "-", "-", "-")
-        if best:
-            p95, cost = best["latency_ms"]["p95"], best["cost_per_1m_usd"]
-            shown = (best["trial_number"], best["instance_type"], f"{p95:.2f}", f"{cost:.4f}")
-        body.append([r["study_name"], r["objective"], r["n_trials"], r.get("n_failed"), *shown])
+    body = [
+        [r["study_name"], r["objective"], r["n_trials"], r.get("n_failed"), *_best_cells(result)]
+        for r, result in summaries
+    ]
     typer.echo(table(headers, body))
 
 
@@ -131,8 +143,8 @@ def best_cmd(
     """The recommendation of a study (or the best by another objective)."""
     import dataclasses
 
-    from autotune.study import OBJECTIVES, best
-    from autotune.study.read import open_existing, resolve_name
+    from autotune.study import OBJECTIVES
+    from autotune.study.read import best, open_existing, resolve_name
 
     if objective is not None and objective not in OBJECTIVES:
         from autotune.errors import choice_error
@@ -142,8 +154,7 @@ def best_cmd(
     opened = open_existing(url, resolve_name(url, study_name))
     result = opened.outcome()
     found = best(opened.records(), opened.goals, objective)
-    goals = dataclasses.replace(opened.goals, objective=objective or opened.goals.objective)
-    report(dataclasses.replace(result, best=tuple(found), goals=goals), as_json)
+    report(dataclasses.replace(result, best=tuple(found)), as_json, objective)
 
 
 @app.command()

@@ -8,7 +8,7 @@ import typer
 
 from autotune.cli._app import emit
 from autotune.cli._format import table
-from autotune.study.read import knobs_text, plural
+from autotune.study.read import compact, constraints_text, knobs_text, num, plural
 from autotune.values import TrialRecord
 
 Storage = Annotated[
@@ -58,12 +58,12 @@ def records_table(records: list[TrialRecord]) -> str:
             r.deployment.instance_type,
             r.workload.batch_size,
             knobs_text(r.deployment),
-            f"{r.latency.p95_ms:.2f}",
-            f"{r.latency.p50_ms:.2f}",
-            f"{r.result.throughput:.1f}",
-            f"{r.cost.per_1m_usd:.4f}",
-            f"{r.cost.per_hour_usd:.3f}",
-            *([r.cost.fleet_size, f"{r.cost.fleet_per_hour_usd or 0:.3f}"] if fleet else []),
+            num(r.latency.p95_ms),
+            num(r.latency.p50_ms),
+            num(r.result.throughput),
+            num(r.cost.per_1m_usd),
+            num(r.cost.per_hour_usd),
+            *([r.cost.fleet_size, num(r.cost.fleet_per_hour_usd or 0)] if fleet else []),
         ]
         for r in records
     ]
@@ -74,18 +74,42 @@ def settings_line(r: TrialRecord) -> str:
     """What to run on the real machine: compiler arguments, environment, batch and clients."""
     s = r.evaluation.settings
     parts = [" ".join(s.get("compiler_args", ()))]
-    parts += [f"{k}={v}" for k, v in s.get("environment", {}).items()]
+    # Long lists compactly (``NEURONCORE_GROUP_SIZES=52 x 1``); the export writes them in full.
+    parts += [f"{k}={_compact_list(str(v))}" for k, v in s.get("environment", {}).items()]
     parts += [f"batch {r.workload.batch_size}", plural(r.result.concurrency, "client")]
     return f"  trial {r.trial_number}: " + ", ".join(p for p in parts if p)
 
 
-def report(result: Any, as_json: bool) -> None:
+def _compact_list(value: str) -> str:
+    items = value.split(",")
+    return compact(items) if len(items) > 3 else value
+
+
+# The recommendation rule (``autotune.study._objectives``) in one line under every answer.
+_RULE = {
+    "one": "(a tie is a result within the emulator's uncertainty of the best, else 1%; "
+    "the cheaper wins, for min-cost the faster)",
+    "pareto": "(left out: configs another one matches within the emulator's uncertainty, "
+    "else 1%, and clearly beats)",
+}
+
+
+def report(result: Any, as_json: bool, objective: str | None = None) -> None:
+    """A study's outcome; ``objective``: its best was asked by another objective than its own."""
+    study_objective = result.goals.objective
+    asked = objective or study_objective
     if as_json:
         emit(
             {
                 "study_name": result.study_name,
                 "storage": result.storage,
-                "objective": result.goals.objective,
+                "objective": asked,
+                "study_objective": study_objective,
+                "constraints": {
+                    "max_p95_ms": result.goals.max_p95_ms,
+                    "min_throughput": result.goals.min_throughput,
+                    "target_qps": result.goals.target_qps,
+                },
                 "n_trials": result.n_trials,
                 "n_complete": result.n_complete,
                 "n_failed": result.n_failed,
@@ -94,15 +118,19 @@ def report(result: Any, as_json: bool) -> None:
             }
         )
     else:
-        what = "Pareto set" if result.goals.objective == "pareto" else "recommendation"
+        what = "Pareto set" if asked == "pareto" else "recommendation"
+        if asked != study_objective:
+            what = f"best by {asked} (not the study's objective)"
         typer.echo(
-            f"study {result.study_name!r} ({result.goals.objective}) in {result.storage}:"
-            f" {plural(result.n_trials, 'trial')}, {result.n_failed} could not deploy"
+            f"study {result.study_name!r} ({study_objective}, {constraints_text(result.goals)})"
+            f" in {result.storage}: {plural(result.n_trials, 'trial')},"
+            f" {result.n_failed} could not deploy"
         )
         if result.best:
             typer.echo(f"{what}:\n{records_table(list(result.best))}\nsettings:")
             for r in result.best:
                 typer.echo(settings_line(r))
+            typer.echo(_RULE["pareto" if asked == "pareto" else "one"])
     if not result.best:
         why = (
             "no trial could be deployed"

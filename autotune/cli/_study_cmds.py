@@ -62,7 +62,8 @@ def study(
     study_name: Annotated[
         str | None,
         typer.Option(
-            help="(default: derived from objective, model and space; the same command resumes)"
+            help="Name of the study (default: derived from objective, model and space, so the "
+            "same command resumes it)"
         ),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue an existing study.")] = False,

@@ -35,6 +35,9 @@ def streamlit_command(url: str, port: int) -> list[str]:
         str(port),
         "--server.headless",
         "true",
+        # Streamlit's own menu (Deploy, Rerun, Settings...) down to what a reader needs.
+        "--client.toolbarMode",
+        "minimal",
         "--",
         "--storage",
         url,

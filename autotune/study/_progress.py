@@ -12,13 +12,12 @@ from typing import TextIO
 
 import optuna
 
+from autotune.study._display import metric_text, plural
 from autotune.study._objectives import best, metric
 from autotune.study._queries import completed_records, finished
 from autotune.study._settings import OBJECTIVES, Goals
 from autotune.values import TrialRecord
 from storage import ResultStore
-
-_UNITS = {"p95_ms": ("p95", "ms", 2), "throughput": ("", "seq/s", 1)}
 
 
 def best_text(goals: Goals, records: list[TrialRecord]) -> str:
@@ -27,24 +26,20 @@ def best_text(goals: Goals, records: list[TrialRecord]) -> str:
     if not found:
         return "no feasible trial yet"
     if goals.objective == "pareto":
-        return f"Pareto set of {len(found)}"
+        return f"Pareto set of {plural(len(found), 'config')}"
     name = OBJECTIVES[goals.objective][0][0]
-    label, unit, digits = _UNITS.get(name, ("", goals.cost_name, 4))
     value = metric(found[0], name, goals)
-    shown = (
-        f"${value:.{digits}f} {unit.replace('$ ', '')}"
-        if name == "cost"
-        else (f"{label + ' ' if label else ''}{value:.{digits}f} {unit}")
-    )
-    return f"best {shown} (trial {found[0].trial_number})"
+    return f"best {metric_text(name, value, goals)} (trial {found[0].trial_number})"
 
 
 class Progress:
     """An Optuna callback printing ``trial n/total, best ...``."""
 
-    def __init__(self, goals: Goals, store: ResultStore, total: int, out: TextIO = sys.stderr):
-        self.goals, self.store, self.total, self.out = goals, store, total, out
-        self.tty = out.isatty()
+    def __init__(self, goals: Goals, store: ResultStore, total: int, out: TextIO | None = None):
+        # stderr as it is when the study starts (a caller may have redirected it), not at import.
+        self.out = out if out is not None else sys.stderr
+        self.goals, self.store, self.total = goals, store, total
+        self.tty = self.out.isatty()
         self.step = max(1, total // 10)
 
     def __call__(self, study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:

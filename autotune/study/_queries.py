@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import optuna
 
 from autotune.errors import InputError, choice_error
-from autotune.study._objectives import best
+from autotune.study._objectives import best, default_pick
 from autotune.study._settings import PICKS, Goals
 from autotune.study._space import SearchSpace
 from autotune.study._storage import load_goals, rdb_storage
@@ -138,28 +138,32 @@ def open_existing(url: str, name: str, read_only: bool = True) -> OpenStudy:
 
 
 def pick(opened: OpenStudy, trial: int | None, objective: str | None) -> TrialRecord:
-    """The record to export: trial ``trial``, or the best for ``objective`` (default: study's)."""
+    """The record to export: trial ``trial``, the best for ``objective``, or by default the
+    study's ``default_pick`` (its recommendation; a Pareto study's cheapest front config)."""
     records = opened.records()
     if not records:
         raise InputError(f"study {opened.study.study_name!r} has no completed trial to export")
     if trial is not None:
-        chosen = [r for r in records if r.trial_number == trial]
-        if not chosen:
+        matches = [r for r in records if r.trial_number == trial]
+        if not matches:
             numbers = ", ".join(str(r.trial_number) for r in records[:20])
             raise InputError(
                 f"trial {trial} of study {opened.study.study_name!r} is not a "
                 f"completed trial; completed: {numbers}"
                 f"{' ...' if len(records) > 20 else ''}"
             )
-        return chosen[0]
+        return matches[0]
     if objective is not None and objective not in PICKS:
         raise choice_error("pick", objective, PICKS)
     goals = opened.goals
-    objective = objective or (goals.objective if goals.objective in PICKS else "min-cost")
-    found = best(records, goals, objective)
-    if not found:
+    chosen = (
+        default_pick(records, goals)
+        if objective is None
+        else next(iter(best(records, goals, objective)), None)
+    )
+    if chosen is None:
         raise InputError(
             f"study {opened.study.study_name!r} has no feasible completed trial; "
             "choose one with --trial N"
         )
-    return found[0]
+    return chosen

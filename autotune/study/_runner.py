@@ -21,13 +21,13 @@ from autotune.evaluation import evaluate
 from autotune.hardware import emulator_version
 from autotune.models import ModelSource, resolve_model
 from autotune.study._candidates import Candidate, candidates, check_space
-from autotune.study._objectives import best, fleet_size, values, violations
+from autotune.study._objectives import default_pick, fleet_size, values, violations
 from autotune.study._optuna import trial_id
 from autotune.study._params import suggest, warm_start
 from autotune.study._progress import Progress
 from autotune.study._queries import StudyOutcome, finished, outcome
 from autotune.study._search import SAMPLERS, make_sampler
-from autotune.study._settings import OBJECTIVES, PICKS, StudySettings
+from autotune.study._settings import OBJECTIVES, StudySettings
 from autotune.study._space import SearchSpace
 from autotune.study._storage import HEARTBEAT_S, identity, load_goals, rdb_storage, save_goals
 from autotune.values import Evaluation, Experiment, Load, TrialRecord, Workload
@@ -112,9 +112,13 @@ class Objective:
         record = TrialRecord(s.study_name, trial_id(trial), trial.number, previous)
         for name, value in violations(record, s.goals).items():
             trial.set_constraint(name, value)
-        trial.set_user_attr("throughput", record.result.throughput)
+        # Named with their units, for optuna-dashboard and ``optuna.load_study`` readers.
+        trial.set_user_attr("instance_type", record.deployment.instance_type)
+        trial.set_user_attr("throughput_seq_per_s", record.result.throughput)
         trial.set_user_attr("latency_p95_ms", record.latency.p95_ms)
         trial.set_user_attr("cost_per_1m_usd", record.cost.per_1m_usd)
+        trial.set_user_attr("cost_per_hour_usd", record.cost.per_hour_usd)
+        trial.set_user_attr("clients", record.result.concurrency)
         trial.set_user_attr("bottleneck", record.result.bottleneck)
         # Last, so that a process killed before its trial completes leaves at most this record,
         # which the worker that fails the dead trial deletes.
@@ -184,12 +188,10 @@ def verify_recommendation(
     """Run the plan the study recommends for export on the functional path (once per plan) and
     store its numeric error in the trial's record. Only that plan: a cold study would otherwise
     spend most of its time executing plans nobody deploys (``autotune compile`` checks any)."""
-    goals = result.goals
-    pick = goals.objective if goals.objective in PICKS else "min-cost"
-    chosen = best(list(result.best), goals, pick)
-    if not chosen or chosen[0].evaluation.provenance.numeric_error is not None:
+    record = default_pick(list(result.best), result.goals)  # what export picks by default
+    if record is None or record.evaluation.provenance.numeric_error is not None:
         return result
-    record, ev = chosen[0], chosen[0].evaluation
+    ev = record.evaluation
     error = cache.get_error(ev.provenance.plan_key)
     if error is None:
         error = Verifier(source).error(_plan(ev, source, cache))

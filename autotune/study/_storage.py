@@ -145,7 +145,16 @@ def save_goals(study: optuna.Study, settings: StudySettings, emulator_version: s
     study.set_user_attr("emulator_version", emulator_version)
     # What optuna-dashboard and ``optuna.load_study`` users read: objective names with units.
     study.set_metric_names(settings.goals.metric_labels())
-    study.set_user_attr("autotune_units", {"latency": "ms", "throughput": "seq/s"})
+    study.set_user_attr(
+        "autotune_units",
+        {"latency": "ms", "throughput": "seq/s", "cost": settings.goals.cost_name},
+    )
+    space = settings.space
+    clients = space.concurrency if isinstance(space.concurrency, int) else "one per stage"
+    study.set_user_attr(
+        "autotune_traffic",
+        {"kind": "closed loop", "clients": clients, "requests": space.requests},
+    )
 
 
 __all__ = ["GRACE_S", "HEARTBEAT_S", "identity", "load_goals", "rdb_storage", "save_goals"]

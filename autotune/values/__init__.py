@@ -15,7 +15,7 @@ from autotune.values._experiment import (
     Load,
     Workload,
 )
-from autotune.values._pareto import dominates, pareto_indices
+from autotune.values._pareto import dominates, epsilon_dominates, epsilon_front, pareto_indices
 from autotune.values._result import (
     Cost,
     Evaluation,
@@ -46,5 +46,7 @@ __all__ = [
     "Uncertainty",
     "Workload",
     "dominates",
+    "epsilon_dominates",
+    "epsilon_front",
     "pareto_indices",
 ]

@@ -3,6 +3,7 @@ feasibility, one record per deployment, fleet sizing."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -11,8 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autotune.study import OBJECTIVES, Goals, best, feasible, metric, pareto_front, unique, values
-from autotune.study._objectives import fleet_size, violations
-from autotune.values import TrialRecord
+from autotune.study._objectives import (
+    DEFAULT_TOLERANCE,
+    exact_front,
+    fleet_size,
+    tolerance,
+    violations,
+)
+from autotune.values import TrialRecord, Uncertainty, epsilon_dominates
 from tests import factories
 
 
@@ -88,12 +95,62 @@ points = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(points)
-def test_pareto_front_is_exactly_the_non_dominated_set(pts):
+def test_exact_front_is_exactly_the_non_dominated_set(pts):
     recs = [record(i, p95=float(p), cost=float(c)) for i, (p, c) in enumerate(pts)]
+    exact = exact_front(recs, PARETO)
+    assert sorted(numbers(exact)) == [r.trial_number for r in recs if not dominated(r, recs)]
+    # The recommended front is that set without the points another one clearly beats within
+    # the tolerance (1% without a stated uncertainty); never empty when the set is not.
     front = pareto_front(recs, PARETO)
-    assert sorted(numbers(front)) == [r.trial_number for r in recs if not dominated(r, recs)]
+    assert set(numbers(front)) <= set(numbers(exact)) and bool(front) == bool(recs)
+
+    def point(r: TrialRecord) -> tuple[float, float]:
+        return (r.latency.p95_ms, r.cost.per_1m_usd)
+
+    for b in front:
+        assert not any(epsilon_dominates(point(a), point(b), (0.01, 0.01)) for a in exact)
     latencies = [r.latency.p95_ms for r in front]
     assert latencies == sorted(latencies)
+
+
+def test_front_drops_near_duplicates_the_issue_saw():
+    # Trial 56 is 0.0001 ms faster than trial 40 and costs 33% more; trials 84 and 87 save
+    # $0.0002-0.0005 per 1M (under 1%) for 9-17 ms more p95. None is a trade worth showing.
+    recs = [
+        record(40, p95=17.5651, cost=0.0600),
+        record(56, p95=17.5650, cost=0.0800),
+        record(84, p95=26.6, cost=0.0598),
+        record(87, p95=34.9, cost=0.0595),
+        record(90, p95=50.0, cost=0.0300),  # a real trade: twice the cost saved
+        record(91, p95=4.0, cost=0.2000),  # and the other way
+    ]
+    assert sorted(numbers(exact_front(recs, PARETO))) == [40, 56, 84, 87, 90, 91]
+    assert numbers(pareto_front(recs, PARETO)) == [91, 40, 90]
+
+
+def test_the_tolerance_is_the_evaluations_uncertainty():
+    sure = Uncertainty(throughput_rel=0.001, latency_rel=0.001)
+    vague = Uncertainty(throughput_rel=0.3, latency_rel=0.3)
+    close = [record(0, p95=10.0, cost=1.0), record(1, p95=10.5, cost=0.5)]
+    # 5% slower, half the cost: with 1% (no uncertainty stored) or 0.1% both are trades ...
+    assert numbers(pareto_front(close, PARETO)) == [0, 1]
+    stated = [
+        dataclasses.replace(r, evaluation=dataclasses.replace(r.evaluation, uncertainty=sure))
+        for r in close
+    ]
+    assert numbers(pareto_front(stated, PARETO)) == [0, 1]
+    assert (
+        tolerance(stated[0], "p95_ms") == 0.001 and tolerance(close[0], "cost") == DEFAULT_TOLERANCE
+    )
+    # ... within a 30% latency uncertainty, 5% slower is no slower, and half the cost is clear.
+    vague_recs = [
+        dataclasses.replace(r, evaluation=dataclasses.replace(r.evaluation, uncertainty=vague))
+        for r in close
+    ]
+    assert numbers(pareto_front(vague_recs, PARETO)) == [1]
+    # The same band makes a tie for one objective: 1 is within 30% of the fastest and cheaper.
+    assert numbers(best(vague_recs, Goals("min-latency"))) == [1]
+    assert numbers(best(close, Goals("min-latency"))) == [0]
 
 
 def test_pareto_front_uses_fleet_cost_with_a_target():
@@ -105,6 +162,19 @@ def test_pareto_front_uses_fleet_cost_with_a_target():
     ]
     assert numbers(pareto_front(recs, PARETO)) == [0]
     assert numbers(pareto_front(recs, goals)) == [0, 1]
+
+
+def test_ties_within_the_tolerance_break_by_cost_then_trial_number():
+    # Four trials tie at p95 4.5551 ms (to within 0.01%): the cheapest wins, not the first.
+    recs = [
+        record(22, p95=4.5551, cost=5.92),
+        record(23, p95=4.5552, cost=0.286),
+        record(24, p95=4.5551, cost=0.286),
+        record(25, p95=4.5550, cost=1.10),
+        record(30, p95=4.7, cost=0.1),  # 3% slower: not a tie at 1%
+    ]
+    assert numbers(best(recs, Goals("min-latency"))) == [24]
+    assert numbers(best(recs[:2], Goals("min-latency"))) == [23]
 
 
 # --- the best of each objective ------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_best_cards_pick_each_objective_and_size_the_cheapest_fleet() -> None:
         "Cheapest fleet for 10000 seq/s",
     ]
     assert [c.record.trial_number for c in cards] == [0, 1, 1, 1]
-    assert cards[0].headline == "1.000 ms"
+    assert cards[0].headline == "p95 1.00 ms"
     # 10000 / 6000 -> 2 instances of trial 1; trial 0 needs 3 at the same price.
     assert cards[3].headline == "2 x inf1.xlarge = $0.456/h"
 
@@ -85,7 +85,7 @@ def test_study_row_summarises_counts_state_and_recommendation() -> None:
     assert (pareto.state, pareto.best, pareto.constraints) == (
         "finished",
         "2 configs on the front",
-        "none",
+        "no constraints",
     )
     assert analysis.study_row("e", PARETO, [], 0, 0).state == "empty"
 
@@ -193,6 +193,14 @@ def test_param_importances_need_two_trials() -> None:
     found = analysis.param_importances(_study([(1, 1.0), (2, 2.0), (4, 4.0), (8, 8.0)]))
     assert set(found) <= {"batch"}
     assert all(math.isfinite(v) for v in found.values())
+    # Search parameters under the names a reader knows, not the sampler's shares.
+    from ui._insight import param_label
+
+    assert param_label("batch_size_share") == "batch size"
+    assert (param_label("copies_share"), param_label("instance_type")) == (
+        "copies",
+        "instance type",
+    )
 
 
 def test_compare_two_studies_and_two_trials() -> None:
@@ -202,7 +210,17 @@ def test_compare_two_studies_and_two_trials() -> None:
     assert rows["Pareto front size"] == ("2", "1")
     none = {r.what: (r.a, r.b) for r in analysis.compare([], RECORDS, PARETO)}
     assert none["feasible configs"] == ("0", "3")
-    assert none["lowest p95 (ms)"] == ("-", "1.000")
+    assert none["lowest p95 (ms)"] == ("-", "1.00")
     trials = {r.what: (r.a, r.b) for r in analysis.compare_trials(FAST, CHEAP)}
     assert trials["batch size"] == ("1", "2")
     assert trials["study / trial"] == ("s / 0", "s / 1")
+
+
+def test_the_cheapest_card_prefers_the_clearly_better_trade() -> None:
+    # The card bought 0.7% of cost with twice the p95: within the 1% tolerance the two
+    # cost the same, and the faster one wins (as `autotune best --objective min-cost` says).
+    fast = record(40, p95_ms=17.6, per_1m_usd=0.0600, group_sizes=(1, 1))
+    slow = record(87, p95_ms=34.9, per_1m_usd=0.0596, group_sizes=(1, 1, 1))
+    cards = {c.title: c for c in analysis.best_cards([fast, slow], PARETO)}
+    assert cards["Lowest cost"].record.trial_number == 40
+    assert cards["Lowest cost"].headline == "$0.0600 per 1M"

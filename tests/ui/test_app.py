@@ -87,17 +87,17 @@ def test_studies_page_refreshes_while_a_study_runs(
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     assert not at.exception
-    assert list(at.dataframe[0].value["state"]) == ["running", "finished"]
+    assert list(at.table[0].value["state"]) == ["running", "finished"]
     assert any("refreshing every" in c.value for c in at.caption)
 
 
 def test_studies_page_lists_both_studies(app: AppTest) -> None:
     show(app, "Studies")
-    table = app.dataframe[0].value
-    assert list(table["study_name"]) == ["ui", "ui-cost"]
+    table = app.table[0].value
+    assert list(table["study"]) == ["ui", "ui-cost"]
     assert list(table["objective"]) == ["pareto", "min-cost"]
     assert list(table["state"]) == ["finished", "finished"]
-    assert list(table["n_complete"]) == [8, 4]
+    assert list(table["completed"]) == [8, 4]  # human column names, not n_complete
 
 
 def test_pareto_chart_draws_every_distinct_config_and_the_front(
@@ -110,7 +110,7 @@ def test_pareto_chart_draws_every_distinct_config_and_the_front(
     front = analysis.pareto_info(records, Goals("pareto")).front
     (line,) = [t for t in fig["data"] if t["name"] == FRONT_NAME]
     assert line["x"] == [p.p95_ms for p in front]
-    table = app.dataframe[0].value
+    table = app.table[0].value  # a static table: wraps, never cut off at the right
     assert list(table["trial"]) == [p.trial_number for p in front]
 
 
@@ -149,7 +149,7 @@ def test_insight_page_draws_history_per_objective_and_importances(app: AppTest) 
     assert names[:2] == [["trial", "best so far"], ["trial", "best so far"]]
     (bars,) = figures(app)[2]["data"]  # the importances of the study's parameters
     assert bars["type"] == "bar" and bars["orientation"] == "h"
-    assert len(app.dataframe[0].value) >= 1
+    assert len(app.table[0].value) >= 1
 
 
 def test_trial_page_shows_the_chosen_trial(app: AppTest, records: list[TrialRecord]) -> None:
@@ -157,20 +157,25 @@ def test_trial_page_shows_the_chosen_trial(app: AppTest, records: list[TrialReco
     last = records[-1]
     app.selectbox(key="trial_number").set_value(last.trial_number).run()
     assert not app.exception
-    assert len(app.dataframe[0].value) == len(last.result.stages)
+    assert len(app.table[0].value) == len(last.result.stages)
     assert app.info[0].value.startswith(f"Limited by {last.result.bottleneck}")
     assert any("Reconstructed" in c.value for c in app.caption)
 
 
-def test_compare_page_compares_studies_and_trials(app: AppTest) -> None:
+def test_compare_page_compares_studies_and_trials(app: AppTest, records: list[TrialRecord]) -> None:
     show(app, "Compare")
     app.selectbox(key="compare_study").set_value("ui-cost").run()
-    table = app.dataframe[0].value
-    assert list(table.loc[table["what"] == "completed trials", ["a", "b"]].iloc[0]) == ["8", "4"]
+    table = app.table[0].value
+    assert list(table.loc[table[""] == "completed trials", ["A", "B"]].iloc[0]) == ["8", "4"]
     app.radio(key="compare_what").set_value("two trials").run()
     assert not app.exception
-    row = app.dataframe[0].value.iloc[0]
-    assert (row["a"], row["b"]) == ("ui / 0", "ui / 1")
+    row = app.table[0].value.iloc[0]
+    # Trial A opens on the recommended trial, B on the one after it.
+    top = analysis.recommended(records, Goals("pareto"))
+    assert top is not None
+    numbers = [r.trial_number for r in records]
+    after = numbers[(numbers.index(top.trial_number) + 1) % len(numbers)]
+    assert (row["A"], row["B"]) == (f"ui / {top.trial_number}", f"ui / {after}")
 
 
 @pytest.fixture
@@ -250,6 +255,6 @@ def test_database_without_studies_and_study_without_trials(
     optuna.create_study(study_name="other", storage=rdb_storage(url))
     at.run()
     show(at, "Studies")
-    assert list(at.dataframe[0].value["objective"]) == ["(not an autotune study)"]
+    assert list(at.table[0].value["objective"]) == ["(not an autotune study)"]
     show(at, "Pareto front")
     assert "was not created by autotune" in _messages(at)

@@ -8,17 +8,17 @@ from tests.ui.records import RECORDS
 from ui import analysis, charts
 
 
-def test_pareto_figure_has_a_trace_per_instance_and_mode_grey_infeasible_and_the_front() -> None:
+def test_pareto_figure_has_a_trace_per_family_and_mode_grey_infeasible_and_the_front() -> None:
     records = [*RECORDS, record(5, pipeline_cores=4, group_sizes=(4,), p95_ms=9.0)]
+    records.append(record(6, instance_type="inf1.2xlarge", group_sizes=(7,), p95_ms=2.2))
     info = analysis.pareto_info(records, Goals("pareto", max_p95_ms=2.5))
-    fig = charts.pareto_figure(info, log_axes=True)
+    fig = charts.pareto_figure(info)  # log axes by default
     by_name = {t.name: t for t in fig.data}
-    assert set(by_name) == {
-        "inf1.xlarge · data-parallel",
-        charts.INFEASIBLE_NAME,
-        charts.FRONT_NAME,
-    }
-    assert list(by_name["inf1.xlarge · data-parallel"].x) == [1.0, 2.0]
+    # One legend entry per family and mode, whatever the instance sizes: inf1 / data-parallel.
+    assert set(by_name) == {"data-parallel", charts.INFEASIBLE_NAME, charts.FRONT_NAME}
+    assert by_name["data-parallel"].legendgroup == "inf1"
+    assert by_name["data-parallel"].legendgrouptitle.text == "inf1"
+    assert list(by_name["data-parallel"].x) == [1.0, 2.0, 2.2]
     grey = by_name[charts.INFEASIBLE_NAME]
     assert list(grey.x) == [3.0, 9.0]
     assert list(grey.marker.symbol) == ["circle", "square"]
