@@ -38,6 +38,10 @@ def test_every_surface_names_the_same_trial(tied_study: tuple[str, Any], tmp_pat
     assert best.code == 0, best.err
     (row,) = best.json()["best"]
     chosen = row["trial_number"]
+    tied = best.json()["tied"]  # every trial within the uncertainty, the recommendation first
+    assert tied[0] == chosen and len(tied) >= 2
+    text = run_cli(tmp_path, "best", "--storage", url)
+    assert f"tied within the emulator's error: trial {tied[1]} (" in text.out
 
     opened = open_existing(url, TIED_STUDY)
     records = opened.records()

@@ -144,7 +144,7 @@ def best_cmd(
     import dataclasses
 
     from autotune.study import OBJECTIVES
-    from autotune.study.read import best, open_existing, resolve_name
+    from autotune.study.read import best, open_existing, resolve_name, ties
 
     if objective is not None and objective not in OBJECTIVES:
         from autotune.errors import choice_error
@@ -153,8 +153,9 @@ def best_cmd(
     url = url_of(storage)
     opened = open_existing(url, resolve_name(url, study_name))
     result = opened.outcome()
-    found = best(opened.records(), opened.goals, objective)
-    report(dataclasses.replace(result, best=tuple(found)), as_json, objective)
+    records = opened.records()
+    found, tied = best(records, opened.goals, objective), ties(records, opened.goals, objective)
+    report(dataclasses.replace(result, best=tuple(found), tied=tuple(tied)), as_json, objective)
 
 
 @app.command()

@@ -85,6 +85,21 @@ def _compact_list(value: str) -> str:
     return compact(items) if len(items) > 3 else value
 
 
+def tied_line(tied: Any, shown: int = 5) -> str:
+    """The other trials the emulator cannot tell from the recommendation (``tied[0]``)."""
+    items = [
+        f"trial {r.trial_number} ({r.deployment.instance_type}, batch {r.workload.batch_size}, "
+        f"p95 {num(r.latency.p95_ms)} ms, ${num(r.cost.per_1m_usd)}/1M)"
+        for r in tied[1 : shown + 1]
+    ]
+    more = len(tied) - 1 - len(items)
+    return (
+        "tied within the emulator's error: "
+        + "; ".join(items)
+        + (f"; and {more} more" if more > 0 else "")
+    )
+
+
 # The recommendation rule (``autotune.study._objectives``) in one line under every answer.
 _RULE = {
     "one": "(a tie is a result within the emulator's uncertainty of the best, else 1%; "
@@ -115,6 +130,8 @@ def report(result: Any, as_json: bool, objective: str | None = None) -> None:
                 "n_failed": result.n_failed,
                 "feasible": bool(result.best),
                 "best": [record_row(r) for r in result.best],
+                # Trials within the emulator's uncertainty of the best, the recommendation first.
+                "tied": [r.trial_number for r in result.tied],
             }
         )
     else:
@@ -130,6 +147,8 @@ def report(result: Any, as_json: bool, objective: str | None = None) -> None:
             typer.echo(f"{what}:\n{records_table(list(result.best))}\nsettings:")
             for r in result.best:
                 typer.echo(settings_line(r))
+            if len(result.tied) > 1:
+                typer.echo(tied_line(result.tied))
             typer.echo(_RULE["pareto" if asked == "pareto" else "one"])
     if not result.best:
         why = (

@@ -79,11 +79,21 @@ def best(
 ) -> list[TrialRecord]:
     """The recommendation: the best feasible record, or the Pareto set for ``pareto``, by the
     rule above; ``objective`` asks by another objective than the study's (same constraints)."""
+    if (objective or goals.objective) == "pareto":
+        return pareto_front([r for r in unique(records) if feasible(r, goals)], goals)
+    return ties(records, goals, objective)[:1]
+
+
+def ties(
+    records: Sequence[TrialRecord], goals: Goals, objective: str | None = None
+) -> list[TrialRecord]:
+    """The feasible records tied with the best of a single objective (within the tolerance),
+    in the order of the rule above: the first is the recommendation. Empty for ``pareto``."""
     objective = objective or goals.objective
+    if objective == "pareto":
+        return []
     picked = Goals(objective, goals.max_p95_ms, goals.min_throughput, goals.target_qps)
     ok = [r for r in unique(records) if feasible(r, goals)]
-    if objective == "pareto":
-        return pareto_front(ok, goals)
     if not ok:
         return []
     ((name, direction),) = OBJECTIVES[objective]
@@ -94,15 +104,17 @@ def best(
 
     top = min(ok, key=lambda r: (value(r), r.trial_number))
 
-    def ties(r: TrialRecord) -> bool:
+    def tied(r: TrialRecord) -> bool:
         # Within the tolerance of the best; for throughput, as for its inverse (cost).
         band = 1 + max(tolerance(r, name), tolerance(top, name))
         mine, best_value = metric(r, name, picked), metric(top, name, picked)
         return mine <= best_value * band if sign > 0 else mine * band >= best_value
 
-    tied = [r for r in ok if ties(r)]
     tie = _TIE_BREAK[objective]
-    return [min(tied, key=lambda r: (metric(r, tie, picked), value(r), r.trial_number))]
+    return sorted(
+        (r for r in ok if tied(r)),
+        key=lambda r: (metric(r, tie, picked), value(r), r.trial_number),
+    )
 
 
 def default_pick(records: Sequence[TrialRecord], goals: Goals) -> TrialRecord | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import optuna
 
 from autotune.errors import InputError, choice_error
-from autotune.study._objectives import best, default_pick
+from autotune.study._objectives import best, default_pick, ties
 from autotune.study._settings import PICKS, Goals
 from autotune.study._space import SearchSpace
 from autotune.study._storage import load_goals, rdb_storage
@@ -28,6 +28,9 @@ class StudyOutcome:
     n_complete: int
     n_failed: int
     best: tuple[TrialRecord, ...]
+    # Single objectives: every feasible record within the emulator's uncertainty of the best,
+    # the recommendation first (``_objectives.ties``); empty for a Pareto study.
+    tied: tuple[TrialRecord, ...] = ()
 
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -63,6 +66,7 @@ def outcome(study: optuna.Study, store: ResultStore, goals: Goals, url: str) -> 
         n_complete,
         len(done) - n_complete,
         tuple(best(records, goals)),
+        tuple(ties(records, goals)),
     )
 
 

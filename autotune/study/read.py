@@ -8,7 +8,7 @@ Imports nothing of the emulator, the hardware models or torch (a test checks ``s
 
 from autotune.study._display import compact, constraints_text, knobs_text, metric_text, num, plural
 from autotune.study._export import FORMATS, DeploymentSpec, render, spec_from_record
-from autotune.study._objectives import DEFAULT_TOLERANCE, best, default_pick, tolerance
+from autotune.study._objectives import DEFAULT_TOLERANCE, best, default_pick, ties, tolerance
 from autotune.study._queries import (
     OpenStudy,
     StudyOutcome,
@@ -47,5 +47,6 @@ __all__ = [
     "resolve_name",
     "spec_from_record",
     "study_names",
+    "ties",
     "tolerance",
 ]

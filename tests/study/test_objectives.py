@@ -16,6 +16,7 @@ from autotune.study._objectives import (
     DEFAULT_TOLERANCE,
     exact_front,
     fleet_size,
+    ties,
     tolerance,
     violations,
 )
@@ -175,6 +176,9 @@ def test_ties_within_the_tolerance_break_by_cost_then_trial_number():
     ]
     assert numbers(best(recs, Goals("min-latency"))) == [24]
     assert numbers(best(recs[:2], Goals("min-latency"))) == [23]
+    # The study names the others it cannot tell apart, in the rule's order.
+    assert numbers(ties(recs, Goals("min-latency"))) == [24, 23, 25, 22]
+    assert numbers(ties(recs, Goals("pareto"))) == []
 
 
 # --- the best of each objective ------------------------------------------------------------------
