@@ -224,6 +224,9 @@ class ParetoPoint:
     on_front: bool
     hover: str  # the full config and results
     config: str  # batch, knobs and clients in a few words
+    # The emulator's relative uncertainty of the two drawn values (error bars on the front).
+    p95_rel: float = 0.0
+    y_rel: float = 0.0
 
     @property
     def family(self) -> str:
@@ -273,6 +276,8 @@ def pareto_info(records: Sequence[TrialRecord], goals: Goals, y: YAxis = "cost")
             config_text(r, goals),
             f"batch {r.workload.batch_size}, {knobs_text(r.deployment)}, "
             f"{plural(r.result.concurrency, 'client')}",
+            tolerance(r, "p95_ms"),
+            tolerance(r, "cost" if y == "cost" else "throughput"),
         )
         for r in distinct
     }

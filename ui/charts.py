@@ -71,12 +71,20 @@ def pareto_figure(info: ParetoInfo, log_axes: bool = True) -> go.Figure:
     return fig
 
 
+def _error_bars(sizes: list[float], colour: str) -> dict[str, object]:
+    return {"type": "data", "array": sizes, "thickness": 1, "width": 3, "color": colour}
+
+
 def _markers(
     points: Sequence[ParetoPoint], info: ParetoInfo, name: str, colour: str, mode: str | None
 ) -> go.Scatter:
+    """Points of one legend entry; those on the front carry the emulator's uncertainty as
+    error bars (a trade smaller than the bars is within the emulator's error)."""
     return go.Scatter(
         x=[p.p95_ms for p in points],
         y=[_y(p, info) for p in points],
+        error_x=_error_bars([p.p95_ms * p.p95_rel if p.on_front else 0 for p in points], colour),
+        error_y=_error_bars([_y(p, info) * p.y_rel if p.on_front else 0 for p in points], colour),
         mode="markers",
         name=name,
         marker={

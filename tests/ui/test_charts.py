@@ -25,6 +25,16 @@ def test_pareto_figure_has_a_trace_per_family_and_mode_grey_infeasible_and_the_f
     assert grey.marker.color == charts.GREY
     assert list(by_name[charts.FRONT_NAME].x) == [1.0, 2.0]
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    # The front's points carry the emulator's uncertainty as error bars; the others none.
+    ok = by_name["data-parallel"]
+    front = [p for p in info.points if p.feasible]
+    assert (
+        list(ok.error_x.array) == [p.p95_ms * p.p95_rel if p.on_front else 0 for p in front]
+        and any(ok.error_x.array)
+        and not any(grey.error_x.array)
+    )
+    assert list(ok.error_y.array) == [p.cost * p.y_rel if p.on_front else 0 for p in front]
+    assert all(p.p95_rel > 0 and p.y_rel > 0 for p in info.points)
 
 
 def test_timeline_figure_has_one_bar_per_request_and_stage() -> None:
