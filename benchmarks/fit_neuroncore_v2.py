@@ -4,10 +4,11 @@
     PYTHONPATH=$PWD python benchmarks/fit_neuroncore_v2.py --write  # and rewrite calibration.yaml
 
 Least squares on the log distance from each emulated figure to the middle of its published span
-(``autotune/reference/neuroncore_v2_measurements.csv``: bert-base, sequence length 128, batch
-1/8/16 on inf2.xlarge and trn1.2xlarge). Graphs are captured once; every evaluation recompiles
-the plan from them with the trial constants and simulates each row with the clients (worker
-threads) the measurement used.
+(the NeuronCore-v2 rows of ``public_measurements.csv``, the ones ``autotune validate`` prints:
+bert-base, sequence length 128, batch 1/8/16 on inf2.xlarge and trn1.2xlarge). Graphs come from
+the compile cache (captured once); every evaluation recompiles the plan from them with the trial
+constants and simulates each row with the clients the measurement used, through the same
+function validation uses (``autotune.reference._predict``).
 
 Not fitted, because these rows cannot fix them:
 - ``te_fill_rows``: on one model, loading weight tiles costs the same per execution at every
@@ -31,11 +32,12 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from autotune.catalog import get_instance
-from autotune.emulator import capture_summary, compile_graph, place, run_load
-from autotune.hardware import GraphSummary, load_calibration
+from autotune.emulator import CompileCache
+from autotune.hardware import generation_of, load_calibration
 from autotune.hardware.neuroncore_v2 import NEURONCORE_V2, Constants
-from autotune.models import resolve_model
-from autotune.reference import MeasuredRow, figure, measured_rows
+from autotune.reference import Measurement, measurements
+from autotune.reference._fit import calibration_yaml
+from autotune.reference._predict import simulate_experiment, value_of
 
 NAME = NEURONCORE_V2.name
 FITTED = {
@@ -44,35 +46,27 @@ FITTED = {
     "host_cpu_s": (1e-6, 1e-3),
 }
 REQUESTS = 1000
-
-Key = tuple[str, str, int, int]
-
-
-def graphs(rows: list[MeasuredRow]) -> dict[Key, GraphSummary]:
-    keys = {(r.model, r.task, r.batch_size, r.seq_len) for r in rows}
-    return {k: capture_summary(resolve_model(k[0], k[1]), k[2], k[3]) for k in sorted(keys)}
+CACHE = CompileCache.in_memory()
 
 
-def emulate(row: MeasuredRow, graph: GraphSummary, c: Constants, requests: int) -> float:
-    """The row's figure on the emulator with constants ``c`` (no cache, no files)."""
-    experiment = row.experiment(requests)
-    instance = get_instance(row.instance_type)
-    deployment = NEURONCORE_V2.resolve(instance, experiment.deployment)
-    source = resolve_model(row.model, row.task)
-    plan = compile_graph(
-        graph,
-        model=source.name,
-        identity=source.identity,
-        workload=experiment.workload,
-        instance=instance,
-        deployment=deployment,
-        calibration={NAME: c},
-        version="fit",
-    )
-    placement = place(plan, instance, deployment)
-    sim = run_load(placement, concurrency=row.concurrency, requests=requests, calibration={NAME: c})
-    lat = sim.latency_s
-    return figure(row.metric, sim.throughput, lat.p50 * 1e3, lat.mean * 1e3)
+def v2_rows() -> list[Measurement]:
+    """The public figures measured on a NeuronCore-v2 instance."""
+    return [
+        m
+        for m in measurements()[0]
+        if generation_of(get_instance(m.experiment.deployment.instance_type)).name == NAME
+    ]
+
+
+def emulate(m: Measurement, c: Constants, requests: int) -> float:
+    """The row's figure on the emulator with constants ``c`` (no files written)."""
+    calibration = {**load_calibration(), NAME: c}
+    return value_of(simulate_experiment(m.experiment, calibration, CACHE, requests)[0], m.metric)
+
+
+def log_miss(m: Measurement, value: float) -> float:
+    """Signed log distance to the span's geometric middle: what this fit minimises."""
+    return math.log(value / math.sqrt(m.lo * m.hi))
 
 
 def _constants(base: Constants, x: np.ndarray) -> Constants:
@@ -80,15 +74,10 @@ def _constants(base: Constants, x: np.ndarray) -> Constants:
     return dataclasses.replace(base, **values)
 
 
-def fit(rows: list[MeasuredRow], programs: dict[Key, GraphSummary], base: Constants) -> Constants:
+def fit(rows: list[Measurement], base: Constants) -> Constants:
     def residuals(x: np.ndarray) -> list[float]:
         c = _constants(base, x)
-        return [
-            r.log_miss(
-                emulate(r, programs[(r.model, r.task, r.batch_size, r.seq_len)], c, REQUESTS)
-            )
-            for r in rows
-        ]
+        return [log_miss(m, emulate(m, c, REQUESTS)) for m in rows]
 
     lo = np.log([b[0] for b in FITTED.values()])
     hi = np.log([b[1] for b in FITTED.values()])
@@ -97,11 +86,11 @@ def fit(rows: list[MeasuredRow], programs: dict[Key, GraphSummary], base: Consta
     return _constants(base, result.x)
 
 
-def report(rows: list[MeasuredRow], programs: dict[Key, GraphSummary], c: Constants) -> float:
+def report(rows: list[Measurement], c: Constants) -> float:
     """Print each row's figure and error; return the worst error."""
     worst = 0.0
     for r in rows:
-        value = emulate(r, programs[(r.model, r.task, r.batch_size, r.seq_len)], c, 2000)
+        value = emulate(r, c, 2000)
         worst = max(worst, r.error(value))
         print(
             f"{r.id:12} {r.metric:10} emulated {value:9.3f}  published [{r.lo:g}, {r.hi:g}]  "
@@ -111,21 +100,6 @@ def report(rows: list[MeasuredRow], programs: dict[Key, GraphSummary], c: Consta
     return worst
 
 
-def write(c: Constants, path: Path) -> None:
-    """Rewrite the values of the generation's section of ``calibration.yaml``, comments kept."""
-    values = dataclasses.asdict(c)
-    section, out = "", []
-    for line in path.read_text().splitlines():
-        if line and not line.startswith((" ", "#")):
-            section = line.rstrip(":")
-        key = line.strip().split(":")[0]
-        if section == NAME and line.startswith("  ") and key in values:
-            comment = line[line.index("#") :] if "#" in line else ""
-            line = f"  {key}: {values[key]:.6g}".ljust(39) + comment
-        out.append(line)
-    path.write_text("\n".join(out) + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--write", action="store_true", help="rewrite calibration.yaml")
@@ -133,19 +107,19 @@ def main() -> None:
         "--ridge", type=float, nargs="+", metavar="ROWS", help="refit at each te_fill_rows"
     )
     args = parser.parse_args()
-    rows = measured_rows()
-    programs = graphs(rows)
+    rows = v2_rows()
     base: Constants = load_calibration()[NAME]
     for fill in args.ridge or [base.te_fill_rows]:
-        fitted = fit(rows, programs, dataclasses.replace(base, te_fill_rows=fill))
+        fitted = fit(rows, dataclasses.replace(base, te_fill_rows=fill))
         print(dataclasses.asdict(fitted))
         for name, (low, high) in FITTED.items():
             value = getattr(fitted, name)
             if min(value / low, high / value) < 1.05:
                 print(f"{name} is at a bound of the fit ({low:g}, {high:g})", file=sys.stderr)
-        print(f"worst error {report(rows, programs, fitted):.1%}", file=sys.stderr)
+        print(f"worst error {report(rows, fitted):.1%}", file=sys.stderr)
     if args.write and not args.ridge:
-        write(fitted, Path(__file__).resolve().parents[1] / "autotune/hardware/calibration.yaml")
+        path = Path(__file__).resolve().parents[1] / "autotune/hardware/calibration.yaml"
+        path.write_text(calibration_yaml({**load_calibration(), NAME: fitted}, path.read_text()))
 
 
 if __name__ == "__main__":

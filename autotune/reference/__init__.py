@@ -1,7 +1,6 @@
 """Published measurements the emulator is fitted to and validated on, the validation, and how
 sure the emulator is of a prediction."""
 
-from autotune.reference._measured import MeasuredRow, figure, measured_rows
 from autotune.reference._measurements import (
     Measurement,
     PublicRow,
@@ -20,11 +19,9 @@ from autotune.reference._published import (
 )
 from autotune.reference._uncertainty import Uncertainty, summarize, uncertainty
 from autotune.reference._validate import (
-    MeasuredCheck,
     Validated,
     ValidationRow,
     cross_validation,
-    validate_measured,
     validate_rows,
     validation_table,
 )
@@ -34,8 +31,6 @@ __all__ = [
     "PUBLISHED_PRICE_SET",
     "PUBLISHED_SEQ_LEN",
     "PUBLISHED_TASK",
-    "MeasuredCheck",
-    "MeasuredRow",
     "Measurement",
     "PublicRow",
     "PublishedRow",
@@ -44,15 +39,12 @@ __all__ = [
     "ValidationRow",
     "blog_measurements",
     "cross_validation",
-    "figure",
-    "measured_rows",
     "measurements",
     "public_rows",
     "published_rows",
     "released_measurements",
     "summarize",
     "uncertainty",
-    "validate_measured",
     "validate_rows",
     "validation_table",
 ]

@@ -214,7 +214,12 @@ def _borrow(cal: Calibration, group: str, every: bool = False) -> Calibration:
 
 def calibration_yaml(cal: Calibration, text: str) -> str:
     """``text`` (a ``calibration.yaml``) with the values of ``cal``, layout and comments kept."""
-    values = {f"{V1}.{k}": v for k, v in dataclasses.asdict(cal[V1]).items()}
+    values = {
+        f"{name}.{k}": v
+        for name in (V1, "neuroncore-v2")
+        if name in cal
+        for k, v in dataclasses.asdict(cal[name]).items()
+    }
     for stack, constants in cal["gpu"].items():
         values |= {f"gpu.{stack}.{k}": v for k, v in dataclasses.asdict(constants).items()}
     sections: list[str] = []

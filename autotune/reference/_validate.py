@@ -15,7 +15,6 @@ from autotune.emulator import CompileCache
 from autotune.evaluation import evaluate
 from autotune.hardware import Calibration, load_calibration
 from autotune.reference._fit import fit
-from autotune.reference._measured import MeasuredRow, figure, measured_rows
 from autotune.reference._measurements import Measurement, measurements
 from autotune.reference._predict import predict_with_copies
 from autotune.reference._published import (
@@ -82,34 +81,6 @@ def validate_rows(requests: int = 2000) -> list[Validated]:
         )
         out.append(Validated(row, evaluate(experiment, cache)))
     return out
-
-
-@dataclass(frozen=True)
-class MeasuredCheck:
-    """One public measurement (a span) beside the emulator's figure for it."""
-
-    row: MeasuredRow
-    evaluation: Evaluation
-
-    @property
-    def value(self) -> float:
-        r = self.evaluation.result
-        return figure(self.row.metric, r.throughput, r.latency.p50_ms, r.latency.mean_ms)
-
-    @property
-    def error(self) -> float:
-        return self.row.error(self.value)
-
-
-def validate_measured(
-    rows: list[MeasuredRow] | None = None, requests: int = 2000
-) -> list[MeasuredCheck]:
-    """Each public measurement (by default the NeuronCore-v2 rows) with the emulator's figure."""
-    cache = CompileCache.in_memory()
-    return [
-        MeasuredCheck(row, evaluate(row.experiment(requests), cache))
-        for row in (measured_rows() if rows is None else rows)
-    ]
 
 
 @dataclass(frozen=True)
