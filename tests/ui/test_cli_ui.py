@@ -28,6 +28,8 @@ def test_the_command_runs_the_packaged_app_headless_on_the_port() -> None:
         "8600",
         "--server.headless",
         "true",
+        "--client.toolbarMode",
+        "minimal",
         "--",
         "--storage",
         "sqlite:///x.db",
