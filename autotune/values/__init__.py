@@ -5,6 +5,7 @@ imports the emulator, Optuna or a database.
 """
 
 from autotune.values._experiment import (
+    ARRIVALS,
     DEFAULT_MODEL,
     DEFAULT_TASK,
     MAX_BATCH,
@@ -28,6 +29,7 @@ from autotune.values._result import (
 )
 
 __all__ = [
+    "ARRIVALS",
     "DEFAULT_MODEL",
     "DEFAULT_TASK",
     "MAX_BATCH",
