@@ -28,6 +28,7 @@ class StudyOutcome:
     n_complete: int
     n_failed: int
     best: tuple[TrialRecord, ...]
+    records: tuple[TrialRecord, ...] = ()  # every completed trial's record
 
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -63,6 +64,7 @@ def outcome(study: optuna.Study, store: ResultStore, goals: Goals, url: str) -> 
         n_complete,
         len(done) - n_complete,
         tuple(best(records, goals)),
+        tuple(records),
     )
 
 

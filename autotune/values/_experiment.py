@@ -14,7 +14,7 @@ MAX_BATCH = 1024
 MAX_REQUESTS = 1_000_000
 
 # A knob's value: a count, a name, or a list of counts (group sizes).
-Knob = int | str | tuple[int, ...]
+Knob = int | float | str | tuple[int, ...]
 
 
 def _knob(value: Any) -> Knob:
