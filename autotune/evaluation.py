@@ -17,6 +17,7 @@ from autotune.emulator import (
     bisect_capacity,
     compile_model,
     default_concurrency,
+    open_saturation,
     place,
     run_load,
     run_open,
@@ -96,7 +97,7 @@ def evaluate(experiment: Experiment, cache: CompileCache | None = None) -> Evalu
     d = _deploy(experiment, cache)
     load, placement, price = experiment.load, d.placement, d.price
     if load.open_loop:
-        saturation = saturation_throughput(placement, load.seed)
+        saturation = saturation_throughput(placement, load)
         sim, fleet = _open_loop(placement, load, saturation)
         traffic = (load.qps or 0.0) * load.sequences_per_request
         carried = min(traffic, (fleet or 1) * saturation)
@@ -133,12 +134,15 @@ def _evaluation(d: _Deployed, sim: SimResult, cost: Cost, saturation: float | No
     )
 
 
-def saturation_throughput(placement: Placement, seed: int = 0) -> float:
-    """Sequences per second the deployment carries at full batches: a closed-loop run with
-    one client per stage of every copy (the throughput the AWS blog measures)."""
-    clients = default_concurrency(placement)
-    run = run_load(placement, concurrency=clients, requests=max(1000, clients), seed=seed)
-    return run.throughput
+def saturation_throughput(placement: Placement, load: Load) -> float:
+    """Sequences per second the deployment delivers when more arrives than it can take (every
+    batch full): what the fleet is sized by."""
+    return open_saturation(
+        placement,
+        max_batch_delay_ms=load.max_batch_delay_ms,
+        sequences_per_request=load.sequences_per_request,
+        seed=load.seed,
+    )
 
 
 def fleet_for(traffic: float, saturation: float, max_utilization: float) -> int:
@@ -175,7 +179,7 @@ def capacity(
         experiment.load, qps=experiment.load.qps or 1.0, max_utilization=None
     )
     d = _deploy(dataclasses.replace(experiment, load=load), cache)
-    saturation = saturation_throughput(d.placement, load.seed)
+    saturation = saturation_throughput(d.placement, load)
     runs: dict[float, SimResult] = {}
 
     def p95_at(qps: float) -> float:

@@ -90,6 +90,8 @@ def study(
     from autotune.study.write import check_space, run_study
 
     base = load_space(space_file)
+    if target_qps is not None and target_qps <= 0:
+        raise InputError(f"--target-qps {target_qps} must be positive")
     if target_qps is not None and (qps is not None or traffic == "open-loop" or base.open_loop):
         if qps is not None:
             raise InputError("--target-qps and --qps say the same with open-loop traffic; give one")

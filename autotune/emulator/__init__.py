@@ -14,6 +14,7 @@ from autotune.emulator._compile import (
 )
 from autotune.emulator._deploy import (
     default_concurrency,
+    open_saturation,
     place,
     run_load,
     run_open,
@@ -44,6 +45,7 @@ __all__ = [
     "execute",
     "max_abs_error",
     "op_costs",
+    "open_saturation",
     "place",
     "plan_key",
     "poisson_arrivals",

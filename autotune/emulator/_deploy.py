@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from autotune.catalog import Instance
-from autotune.emulator._open_loop import simulate_open
+from autotune.emulator._open_loop import saturation, simulate_open
 from autotune.emulator._simulator import SimResult, simulate
 from autotune.errors import DeploymentError
 from autotune.hardware import (
@@ -74,5 +74,23 @@ def run_open(
         max_batch_delay_s=max_batch_delay_ms / 1e3,
         sequences_per_request=sequences_per_request,
         requests=requests,
+        seed=seed,
+    )
+
+
+def open_saturation(
+    placement: Placement,
+    *,
+    max_batch_delay_ms: float = 0.0,
+    sequences_per_request: int = 1,
+    seed: int = 0,
+    calibration: Calibration | None = None,
+) -> float:
+    """Sequences per second ``placement`` delivers under open-loop overload (full batches)."""
+    return saturation(
+        service_model(placement, calibration),
+        placement.plan.batch_size,
+        max_batch_delay_s=max_batch_delay_ms / 1e3,
+        sequences_per_request=sequences_per_request,
         seed=seed,
     )

@@ -2,13 +2,13 @@
 
 Requests arrive as a Poisson process whether or not the server keeps up, and wait in one FIFO
 queue in front of the deployment's model copies (TorchServe's frontend, torch-neuronx dynamic
-batching). When a copy's first stage is free, it takes up to its compiled batch of queued
-requests; if fewer are waiting it holds the batch open at most ``max_batch_delay`` after its
-first request for more to arrive, then runs it. A partial batch costs the full compiled shape
-(shapes are static: the rest is padding). The batch then does its host work, crosses the host
-link and walks the copy's stages like a closed-loop request (``done = max(arrival, free) +
-service``). Copies are kept in a heap by the time they can take their next batch, so the run is
-one ``heapq`` loop over batches.
+batching). When a copy can take a batch (its first stage frees as the batch's host work
+ends), it takes up to its compiled batch of queued requests; if fewer are waiting it holds the
+batch open at most ``max_batch_delay`` after its first request for more to arrive, then runs it.
+A partial batch costs the full compiled shape (shapes are static: the rest is padding). The
+batch then does its host work, crosses the host link and walks the copy's stages like a
+closed-loop request (``done = max(arrival, free) + service``). Copies are kept in a heap by the
+time they can take their next batch, so the run is one ``heapq`` loop over batches.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def serve(
     which: list[int] = []
     sizes: list[int] = []
     host_busy = 0.0
+    lead = host_s + transfer_s
     i = 0
     while i < n:
         ready, c = heapq.heappop(copies)
@@ -110,7 +111,9 @@ def serve(
         begins.append(began)
         which.append(c)
         sizes.append(j - i)
-        heapq.heappush(copies, (row[0], c))
+        # The copy's next batch does its host work while this one still runs on the device, so
+        # that it reaches the first stage as that stage frees (as closed-loop clients do).
+        heapq.heappush(copies, (max(close, row[0] - lead), c))
         i = j
     return Served(
         np.asarray(latencies),
@@ -232,3 +235,34 @@ def _summarise_open(
         offered_qps=qps,
         mean_batch=float(served.sizes.mean()),
     )
+
+
+def saturation(
+    m: ServiceModel,
+    batch: int,
+    *,
+    max_batch_delay_s: float = 0.0,
+    sequences_per_request: int = 1,
+    requests: int = 1000,
+    seed: int = 0,
+) -> float:
+    """Sequences per second the copies of ``m`` deliver when requests arrive faster than they
+    can take them (every batch full): offered twice what the fastest stage could serve with no
+    contention, the delivered rate is what the fleet is sized by."""
+    slots, runs = _chunks(batch, sequences_per_request)
+    fastest = min(
+        max(s.busy_s(m.core_bandwidth) + m.stage_overhead_s + s.link_s for s in copy)
+        for copy in m.copies
+    )
+    bound = len(m.copies) * slots / (fastest * runs)
+    n = max(requests, 40 * slots * len(m.copies))
+    run = simulate_open(
+        m,
+        batch,
+        qps=2 * bound,
+        max_batch_delay_s=max_batch_delay_s,
+        sequences_per_request=sequences_per_request,
+        requests=n,
+        seed=seed,
+    )
+    return run.throughput
