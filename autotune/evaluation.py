@@ -34,6 +34,7 @@ from autotune.values import (
     Experiment,
     Latency,
     Load,
+    LoadPoint,
     Provenance,
     Result,
     StageResult,
@@ -143,6 +144,28 @@ def saturation_throughput(placement: Placement, load: Load) -> float:
         sequences_per_request=load.sequences_per_request,
         seed=load.seed,
     )
+
+
+# Shares of the saturation throughput a latency-against-load curve is measured at.
+CURVE_LOAD = (0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+
+
+def load_curve(experiment: Experiment, cache: CompileCache | None = None) -> tuple[LoadPoint, ...]:
+    """p50/p95/p99 of one instance from light load to saturation (open loop, the experiment's
+    batching), at ``CURVE_LOAD`` shares of its saturation throughput."""
+    load = dataclasses.replace(
+        experiment.load, qps=experiment.load.qps or 1.0, max_utilization=None
+    )
+    d = _deploy(dataclasses.replace(experiment, load=load), cache)
+    saturation = saturation_throughput(d.placement, load) / load.sequences_per_request
+    points = []
+    for share in CURVE_LOAD:
+        sim, _ = _open_loop(d.placement, dataclasses.replace(load, qps=share * saturation), 0.0)
+        lat = sim.latency_s
+        points.append(
+            LoadPoint(share * saturation, share, lat.p50 * 1e3, lat.p95 * 1e3, lat.p99 * 1e3)
+        )
+    return tuple(points)
 
 
 def fleet_for(traffic: float, saturation: float, max_utilization: float) -> int:

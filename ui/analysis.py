@@ -24,6 +24,7 @@ from ui._insight import (
     history,
     param_importances,
 )
+from ui._load import LOAD_NOTE, LoadCurve, load_curves, traffic_text
 from ui._trial import (
     TIMELINE_NOTE,
     ChipUtilization,
@@ -38,6 +39,7 @@ from ui._trial import (
 )
 
 __all__ = [
+    "LOAD_NOTE",
     "TIMELINE_NOTE",
     "Y_AXES",
     "BestCard",
@@ -47,6 +49,7 @@ __all__ = [
     "HistoryPoint",
     "HistorySeries",
     "LatencySummary",
+    "LoadCurve",
     "ParetoInfo",
     "ParetoPoint",
     "StageRow",
@@ -62,10 +65,12 @@ __all__ = [
     "deployment_mode",
     "history",
     "latency_summary",
+    "load_curves",
     "param_importances",
     "pareto_info",
     "study_row",
     "timeline",
+    "traffic_text",
     "trial_detail",
 ]
 
@@ -86,6 +91,7 @@ class StudyRow:
     n_running: int
     state: Literal["running", "finished", "empty"]
     best: str  # the recommendation in one line, "-" if none
+    traffic: str = "-"  # the traffic its results were measured at
 
 
 def _constraints(goals: Goals) -> str:
@@ -128,6 +134,7 @@ def study_row(
         n_running,
         state,
         top,
+        traffic_text(records),
     )
 
 

@@ -157,6 +157,30 @@ def trial_page(study: LoadedStudy) -> None:
     st.caption(analysis.TIMELINE_NOTE)
 
 
+def load_page(study: LoadedStudy) -> None:
+    st.header(f"Latency against load: {study.name}")
+    curves = analysis.load_curves(study.records)
+    if not curves:
+        st.info("No trial of this study has a latency-against-load curve yet.")
+        st.caption(analysis.LOAD_NOTE)
+        return
+    labels = {c.label: c for c in curves}
+    chosen = st.multiselect("deployments", list(labels), default=list(labels)[:3], key="curves")
+    picked = [labels[label] for label in chosen or list(labels)[:1]]
+    st.plotly_chart(charts.load_curve_figure(picked))
+    st.caption(analysis.LOAD_NOTE)
+    rows = [
+        {
+            "trial": c.trial_number,
+            "knee requests/s": None if c.knee_point is None else round(c.knee_point.qps, 1),
+            "knee utilization": None if c.knee_point is None else c.knee_point.utilization,
+            "p95 at knee ms": None if c.knee_point is None else round(c.knee_point.p95_ms, 3),
+        }
+        for c in picked
+    ]
+    st.dataframe(rows, hide_index=True)
+
+
 def compare_page(study: LoadedStudy, url: str, names: list[str]) -> None:
     st.header("Compare")
     what = st.radio("compare", ["two studies", "two trials"], horizontal=True, key="compare_what")
@@ -198,6 +222,7 @@ STUDY_PAGES: dict[str, Callable[[LoadedStudy], None]] = {
     "Best per objective": best_page,
     "Study insight": insight_page,
     "Trial detail": trial_page,
+    "Latency vs load": load_page,
     "Export": export_page,
 }
 PAGES = [
@@ -207,6 +232,7 @@ PAGES = [
     "Best per objective",
     "Study insight",
     "Trial detail",
+    "Latency vs load",
     "Compare",
     "Export",
 ]
@@ -241,6 +267,7 @@ def _show(page: str, url: str) -> None:
         state = "is still running" if study.n_running else "has no completed trial"
         st.info(f"Study {study.name!r} {state}: nothing to show yet.")
         return
+    st.caption(f"traffic: {analysis.traffic_text(study.records)}")
     if page == "Compare":
         compare_page(study, url, names)
     else:

@@ -17,7 +17,7 @@ import optuna
 
 from autotune.emulator import CompileCache, Verifier, capture_summary, compile_model
 from autotune.errors import DeploymentError, InputError, choice_error
-from autotune.evaluation import capacity, evaluate
+from autotune.evaluation import capacity, evaluate, load_curve
 from autotune.hardware import emulator_version
 from autotune.models import ModelSource, resolve_model
 from autotune.study._candidates import Candidate, candidates, check_space
@@ -220,6 +220,28 @@ def verify_recommendation(
     return dataclasses.replace(result, best=best_records)
 
 
+# Recommendations that get a latency-against-load curve (a Pareto set can be long).
+_CURVES = 8
+
+
+def with_load_curves(result: StudyOutcome, store: ResultStore, cache: CompileCache) -> StudyOutcome:
+    """Measure the recommendations' latency from light load to saturation (open loop, their
+    batching) and store it in their records, for the dashboard's latency-against-load chart."""
+    updated = {}
+    for record in result.best[:_CURVES]:
+        ev = record.evaluation
+        if ev.result.load_curve:
+            continue
+        run = Experiment(ev.workload, ev.deployment, ev.load, ev.cost.price_set)
+        curve = dataclasses.replace(ev.result, load_curve=load_curve(run, cache))
+        updated[record.trial_number] = dataclasses.replace(
+            record, evaluation=dataclasses.replace(ev, result=curve)
+        )
+        store.add(updated[record.trial_number])
+    best = tuple(updated.get(r.trial_number, r) for r in result.best)
+    return dataclasses.replace(result, best=best)
+
+
 def _plan(ev: Evaluation, source: ModelSource, cache: CompileCache) -> Any:
     from autotune.catalog import get_instance
 
@@ -289,7 +311,8 @@ def run_study(settings: StudySettings, callbacks: Sequence[Callback] = ()) -> St
             # its result here is dropped (it never got a record) and the study goes on.
             continue
     result = outcome(study, store, settings.goals, settings.storage)
-    return verify_recommendation(result, store, source, cache)
+    result = verify_recommendation(result, store, source, cache)
+    return with_load_curves(result, store, cache)
 
 
 def _remaining(study: optuna.Study, settings: StudySettings, done: dict[str, Any]) -> int:

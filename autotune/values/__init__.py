@@ -4,6 +4,7 @@ Pure data with one codec each (``to_dict`` / ``from_dict``, plain JSON types); n
 imports the emulator, Optuna or a database.
 """
 
+from autotune.values._curve import LoadPoint, knee
 from autotune.values._experiment import (
     ARRIVALS,
     DEFAULT_MODEL,
@@ -41,6 +42,7 @@ __all__ = [
     "Knob",
     "Latency",
     "Load",
+    "LoadPoint",
     "Provenance",
     "Result",
     "StageResult",
@@ -48,5 +50,6 @@ __all__ = [
     "Uncertainty",
     "Workload",
     "dominates",
+    "knee",
     "pareto_indices",
 ]

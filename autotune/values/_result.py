@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from autotune.values._curve import LoadPoint
 from autotune.values._experiment import Deployment, Load, Workload
 
 
@@ -111,6 +112,8 @@ class Result:
     mean_batch: float | None = None  # requests per batch the copies ran
     saturation_throughput: float | None = None  # seq/s at full batches (sizes the fleet)
     capacity_qps: float | None = None  # requests/s that keep p95 within the SLO, if asked
+    # Latency from light load to saturation (measured for recommendations; else empty).
+    load_curve: tuple[LoadPoint, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +129,7 @@ class Result:
             "stages": [s.to_dict() for s in self.stages],
             "copy_cores": [list(c) for c in self.copy_cores],
             **{k: getattr(self, k) for k in OPEN_LOOP_FIELDS if getattr(self, k) is not None},
+            **({"load_curve": [p.to_dict() for p in self.load_curve]} if self.load_curve else {}),
         }
 
     @classmethod
@@ -149,6 +153,7 @@ class Result:
             mean_batch=maybe("mean_batch"),
             saturation_throughput=maybe("saturation_throughput"),
             capacity_qps=maybe("capacity_qps"),
+            load_curve=tuple(LoadPoint.from_dict(p) for p in raw.get("load_curve", ())),
         )
 
 
