@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
-from autotune.emulator._contention import shares
 from autotune.emulator._simulator import (
-    _FIXED_POINT_REQUESTS,
-    _FIXED_POINT_ROUNDS,
     Latency,
     SimResult,
     _busy_s,
@@ -174,22 +172,16 @@ def simulate_open(
     sequences_per_request: int = 1,
     requests: int = 2000,
     seed: int = 0,
+    share: dict[int, float] | None = None,
 ) -> SimResult:
     """Poisson arrivals of ``requests`` requests (of ``sequences_per_request`` sequences) at
-    ``qps`` per second, batched by the copies of ``m`` (compiled for ``batch`` sequences)."""
+    ``qps`` per second, batched by the copies of ``m`` (compiled for ``batch`` sequences).
+    ``share``: each core's memory slowdown (default: the average at the load ``qps`` makes)."""
     slots, runs = _chunks(batch, sequences_per_request)
     delay = max_batch_delay_s if slots > 1 else 0.0
     arrive = poisson_arrivals(qps, requests, seed)
-    domain_of = m.domain_of()
-    share = {c: float(sum(1 for o in domain_of if domain_of[o] == domain_of[c])) for c in domain_of}
-    probe = arrive[: min(requests, max(_FIXED_POINT_REQUESTS, 20 * slots))]
-    for _ in range(_FIXED_POINT_ROUNDS if m.shares_memory else 0):
-        _, run = _run_open(m, share, probe, slots, runs, delay, seed)
-        new = shares(domain_of, run.streams)
-        settled = all(abs(new[c] - share[c]) < 1e-3 * share[c] for c in share)
-        share = new
-        if settled:
-            break
+    if share is None:
+        share = _shares_at(m, _utilization(m, qps, slots, runs))
     served, run = _run_open(m, share, arrive, slots, runs, delay, seed)
     return _summarise_open(m, share, served, run, qps, sequences_per_request, seed)
 
@@ -255,7 +247,7 @@ def saturation(
         for copy in m.copies
     )
     bound = len(m.copies) * slots / (fastest * runs)
-    n = max(requests, 40 * slots * len(m.copies))
+    n = max(requests, 8 * slots * len(m.copies))  # a few full batches per copy past warm-up
     run = simulate_open(
         m,
         batch,
@@ -264,5 +256,43 @@ def saturation(
         sequences_per_request=sequences_per_request,
         requests=n,
         seed=seed,
+        share=_shares_at(m, 1.0),
     )
     return run.throughput
+
+
+def _shares_at(m: ServiceModel, utilization: float) -> dict[int, float]:
+    """Each core's memory slowdown when every copy runs at ``utilization`` of its pace (its
+    slowest stage): a stage streams for its share of its service, so a core pays for the
+    streaming of its domain's other cores in proportion to how much of the time they stream.
+    The closed loop finds this by iterating simulated runs; open loop takes the average, which
+    needs no run (arrivals are random, so streaming overlaps by chance, not in lockstep)."""
+    domain_of = m.domain_of()
+    cores_in = Counter(domain_of.values())
+    share = {c: float(cores_in[domain_of[c]]) for c in domain_of}
+    memory_bytes = {s.core: s.memory_bytes for copy in m.copies for s in copy}
+    for _ in range(5):  # the map is monotone and settles within a few rounds
+        streaming: dict[int, float] = {}
+        for copy in m.copies:
+            bandwidth = [m.bandwidth(share[s.core]) for s in copy]
+            cycle = [
+                s.busy_s(bw) + m.stage_overhead_s for s, bw in zip(copy, bandwidth, strict=True)
+            ]
+            pace = max(cycle)
+            for s, service, bw in zip(copy, cycle, bandwidth, strict=True):
+                streaming[s.core] = utilization * min(memory_bytes[s.core] / bw, service) / pace
+        total = dict.fromkeys(domain_of.values(), 0.0)
+        for c, f in streaming.items():
+            total[domain_of[c]] += f
+        share = {c: 1.0 + total[domain_of[c]] - streaming[c] for c in domain_of}
+    return share
+
+
+def _utilization(m: ServiceModel, qps: float, slots: int, runs: int) -> float:
+    """How busy ``qps`` makes the copies, against what they carry flat out (full batches)."""
+    share = _shares_at(m, 1.0)
+    per_copy = [
+        slots / (runs * max(s.busy_s(m.bandwidth(share[s.core])) + m.stage_overhead_s for s in cp))
+        for cp in m.copies
+    ]
+    return min(1.0, qps / sum(per_copy))
