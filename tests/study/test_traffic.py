@@ -4,14 +4,17 @@ output says about the recommendation's cores."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 import pytest
 
 from autotune.cli._results import core_use_note
 from autotune.errors import InputError
+from autotune.evaluation import CURVE_LOAD
 from autotune.study import parse_space
 from autotune.values import Load
+from storage import ResultStore
 from tests.factories import record
 from tests.study.helpers import SMALL, run_cli, sqlite_url
 
@@ -90,3 +93,12 @@ def test_max_throughput_is_capacity_under_the_slo(tmp_path) -> None:
     assert out["traffic"]["kind"] == "open-loop"
     (row,) = out["best"]
     assert row["capacity_qps"] > 0 and row["traffic"] == out["traffic"]
+    # The recommendation's record carries its latency from light load to saturation.
+    (stored,) = [
+        r
+        for r in ResultStore(sqlite_url(tmp_path)).records(out["study_name"])
+        if r.trial_number == row["trial_number"]
+    ]
+    curve = stored.result.load_curve
+    assert [p.utilization for p in curve] == list(CURVE_LOAD)
+    assert all(a.p95_ms <= b.p95_ms * 1.05 for a, b in itertools.pairwise(curve))
