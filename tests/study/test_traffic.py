@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 from typing import Any
 
 import pytest
@@ -102,3 +103,25 @@ def test_max_throughput_is_capacity_under_the_slo(tmp_path) -> None:
     curve = stored.result.load_curve
     assert [p.utilization for p in curve] == list(CURVE_LOAD)
     assert all(a.p95_ms <= b.p95_ms * 1.05 for a, b in itertools.pairwise(curve))
+
+
+def test_exported_inf1_script_drives_open_loop_batches() -> None:
+    """The serving script's open-loop driver (what runs on a real inf1), with a stand-in model:
+    every request is answered, after at least one batch's service."""
+    import importlib.util
+
+    from autotune.study._export import script_template
+
+    spec = importlib.util.spec_from_loader("deploy_v1", loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    exec(compile(script_template("neuroncore-v1"), "deploy_v1", "exec"), module.__dict__)
+    module.CONFIG.update(
+        instance_count=2,
+        traffic={"kind": "open-loop", "qps": 1000.0},
+        batching={"batch_size": 4, "max_batch_delay_ms": 2.0},
+    )
+    served: list[int] = []
+    latencies = module.open_loop(lambda copy: (served.append(copy), time.sleep(0.001)), 2, 200)
+    assert len(latencies) == 200 and min(latencies) >= 0.001
+    assert 50 <= len(served) <= 200 and set(served) <= {0, 1}
