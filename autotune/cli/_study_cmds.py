@@ -117,6 +117,9 @@ def study(
     if target_qps is not None and target_qps <= 0:
         raise InputError(f"--target-qps {target_qps} must be positive")
     _check_timeout(timeout)
+    if space.open_loop and space.traffic is not None and space.traffic.qps is not None:
+        # The fleet is sized for the traffic: costs are the fleet's $/h, labelled as such.
+        target_qps = space.traffic.qps * space.traffic.sequences_per_request
     goals = Goals(
         objective, space.constraints.max_p95_ms, space.constraints.min_throughput, target_qps
     )
