@@ -107,3 +107,10 @@ def test_simulated_saturation_throughput_is_batch_over_service(service_model) ->
     r = simulate_open(m, batch, qps=100 * batch / cycle, max_batch_delay_s=1e-3, requests=20_000)
     assert r.throughput == pytest.approx(batch / cycle, rel=0.01)
     assert r.mean_batch == pytest.approx(batch, rel=0.01)
+
+
+def test_a_request_larger_than_the_batch_runs_in_chunks(service_model) -> None:
+    m, batch = service_model
+    one = m.host_s + m.transfer_s + m.copies[0][0].busy_s(m.core_bandwidth) + m.stage_overhead_s
+    r = simulate_open(m, batch, qps=1.0, sequences_per_request=2 * batch - 1, requests=200)
+    assert r.latency_s.p50 == pytest.approx(2 * one)  # two compiled batches, the last padded
