@@ -87,6 +87,7 @@ def tied_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
     url = sqlite_url(tmp)
     space = ["--model", MINILM, "--seq-len", "32", "--batch-sizes", "1", "--pipeline-cores", "1"]
     space += ["--instances", "inf1.2xlarge,inf1.xlarge", "--max-p95-ms", "0.9"]
+    space += ["--traffic", "closed-loop"]  # the blog's method: one copy on one core ties
     run = run_cli(
         tmp, "study", *space, "--objective", "min-latency", "--sampler", "grid", "--trials", "8",
         "--storage", url, "--study-name", TIED_STUDY,

@@ -42,6 +42,7 @@ def test_a_seeded_study_returns_the_same_trials_and_recommendation(tmp_path: Pat
     url = f"sqlite:///{tmp_path / 'pin.db'}"
     args = ["--model", MINILM, "--seq-len", "32", "--batch-sizes", "1,2,4"]
     args += ["--instances", "inf1.xlarge,inf1.6xlarge,g4dn.xlarge", "--objective", "pareto"]
+    args += ["--traffic", "closed-loop"]  # the pinned figures are the blog's closed loop
     run = run_cli(
         tmp_path, "study", *args, "--trials", "25", "--seed", "7", "--storage", url, "--json"
     )

@@ -35,6 +35,7 @@ from ui._insight import (
     history,
     param_importances,
 )
+from ui._load import LOAD_NOTE, LoadCurve, load_curves, traffic_text
 from ui._trial import (
     TIMELINE_NOTE,
     ChipUtilization,
@@ -51,6 +52,7 @@ from ui._trial import (
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "LOAD_NOTE",
     "STUDY_COLUMNS",
     "TIMELINE_NOTE",
     "Y_AXES",
@@ -61,6 +63,7 @@ __all__ = [
     "HistoryPoint",
     "HistorySeries",
     "LatencySummary",
+    "LoadCurve",
     "ParetoInfo",
     "ParetoPoint",
     "StageRow",
@@ -78,6 +81,7 @@ __all__ = [
     "group_table",
     "history",
     "latency_summary",
+    "load_curves",
     "num",
     "param_importances",
     "pareto_info",
@@ -107,6 +111,7 @@ class StudyRow:
     n_running: int
     state: Literal["running", "finished", "empty"]
     best: str  # the recommendation in one line, "-" if none
+    traffic: str = "-"  # the traffic its results were measured at
 
 
 def _constraints(goals: Goals) -> str:
@@ -123,6 +128,7 @@ STUDY_COLUMNS = {
     "n_running": "running",
     "state": "state",
     "best": "recommendation",
+    "traffic": "traffic",
 }
 
 
@@ -135,16 +141,6 @@ def recommended(records: Sequence[TrialRecord], goals: Goals) -> TrialRecord | N
     """The trial the pages open on: the recommendation (``autotune best``) of a one-objective
     study, and of a Pareto study the export's default pick (its cheapest, by the same rule)."""
     return default_pick(records, goals)
-
-
-def traffic_text(concurrency: str | int, requests: int) -> str:
-    """The load every trial was measured under."""
-    clients = (
-        "one client per pipeline stage of each copy"
-        if concurrency == "per-stage"
-        else plural(int(concurrency), "client")
-    )
-    return f"closed loop, {clients}, {requests} requests"
 
 
 def goals_text(goals: Goals, traffic: str) -> str:
@@ -187,6 +183,7 @@ def study_row(
         n_running,
         state,
         top,
+        traffic_text(records),
     )
 
 

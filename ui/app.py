@@ -50,8 +50,7 @@ def _studies_table(rows: list[analysis.StudyRow]) -> None:
 
 def _goals(study: LoadedStudy) -> None:
     """The study's objective, constraints and traffic, under every page's header."""
-    space = study.opened.space
-    traffic = analysis.traffic_text(space.concurrency, space.requests)
+    traffic = analysis.traffic_text(study.records)
     st.caption(analysis.goals_text(study.opened.goals, traffic))
 
 
@@ -189,6 +188,31 @@ def trial_page(study: LoadedStudy) -> None:
     st.caption(analysis.TIMELINE_NOTE)
 
 
+def load_page(study: LoadedStudy) -> None:
+    st.header(f"Latency against load: {study.name}")
+    _goals(study)
+    curves = analysis.load_curves(study.records)
+    if not curves:
+        st.info("No trial of this study has a latency-against-load curve yet.")
+        st.caption(analysis.LOAD_NOTE)
+        return
+    labels = {c.label: c for c in curves}
+    chosen = st.multiselect("deployments", list(labels), default=list(labels)[:3], key="curves")
+    picked = [labels[label] for label in chosen or list(labels)[:1]]
+    st.plotly_chart(charts.load_curve_figure(picked))
+    st.caption(analysis.LOAD_NOTE)
+    rows = [
+        {
+            "trial": c.trial_number,
+            "knee requests/s": None if c.knee_point is None else round(c.knee_point.qps, 1),
+            "knee utilization": None if c.knee_point is None else c.knee_point.utilization,
+            "p95 at knee ms": None if c.knee_point is None else round(c.knee_point.p95_ms, 3),
+        }
+        for c in picked
+    ]
+    st.table(rows, hide_index=True)
+
+
 def compare_page(study: LoadedStudy, url: str, names: list[str]) -> None:
     st.header("Compare")
     _goals(study)
@@ -232,6 +256,7 @@ STUDY_PAGES: dict[str, Callable[[LoadedStudy], None]] = {
     "Best per objective": best_page,
     "Study insight": insight_page,
     "Trial detail": trial_page,
+    "Latency vs load": load_page,
     "Export": export_page,
 }
 PAGES = [
@@ -241,6 +266,7 @@ PAGES = [
     "Best per objective",
     "Study insight",
     "Trial detail",
+    "Latency vs load",
     "Compare",
     "Export",
 ]

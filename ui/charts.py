@@ -10,6 +10,7 @@ from plotly.colors import qualitative
 from ui.analysis import (
     ChipUtilization,
     HistorySeries,
+    LoadCurve,
     ParetoInfo,
     ParetoPoint,
     TimelineBar,
@@ -24,6 +25,7 @@ SYMBOLS = {
 FRONT_NAME = "Pareto front"
 INFEASIBLE_NAME = "infeasible"
 GREY = "#b0b0b0"
+_PALETTE = qualitative.Plotly
 
 
 def _y(point: ParetoPoint, info: ParetoInfo) -> float:
@@ -173,5 +175,44 @@ def timeline_figure(bars: Sequence[TimelineBar]) -> go.Figure:
         yaxis={"autorange": "reversed"},
         showlegend=False,
         margin={"t": 30},
+    )
+    return fig
+
+
+def load_curve_figure(curves: Sequence[LoadCurve]) -> go.Figure:
+    """p50/p95/p99 against the arrival rate, one colour per deployment, the knee marked."""
+    fig = go.Figure()
+    dashes = {"p50": "dot", "p95": "solid", "p99": "dash"}
+    for i, curve in enumerate(curves):
+        colour = _PALETTE[i % len(_PALETTE)]
+        x = [p.qps for p in curve.points]
+        for name, dash in dashes.items():
+            y = [getattr(p, f"{name}_ms") for p in curve.points]
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines+markers",
+                    name=f"{name} {curve.label}",
+                    line={"color": colour, "dash": dash},
+                )
+            )
+        k = curve.knee_point
+        if k is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[k.qps],
+                    y=[k.p95_ms],
+                    mode="markers+text",
+                    marker={"symbol": "x", "size": 14, "color": colour},
+                    text=[f"knee {k.qps:.0f}/s"],
+                    textposition="top left",
+                    name=f"knee, trial {curve.trial_number}",
+                )
+            )
+    fig.update_layout(
+        xaxis_title="arrival rate at one instance (requests/s)",
+        yaxis_title="latency (ms)",
+        yaxis_type="log",
     )
     return fig

@@ -15,10 +15,15 @@ from autotune.cli._knobs import (
     Concurrency,
     Copies,
     GroupSizes,
+    MaxBatchDelayMs,
     PipelineCores,
+    Qps,
+    SequencesPerRequest,
     Stack,
+    Traffic,
     WorkersPerCopy,
     deployment_of,
+    load_of,
 )
 from autotune.values import DEFAULT_MODEL, DEFAULT_TASK
 
@@ -108,16 +113,21 @@ def bench(
     task: Task = DEFAULT_TASK,
     seq_len: SeqLen = 128,
     concurrency: Concurrency = None,
+    traffic: Traffic = None,
+    qps: Qps = None,
+    max_batch_delay_ms: MaxBatchDelayMs = None,
+    sequences_per_request: SequencesPerRequest = None,
     requests: Annotated[int, typer.Option(help="Requests to simulate")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the simulated jitter")] = 0,
     price_set: Annotated[str, typer.Option(help="Named price set")] = DEFAULT_PRICE_SET,
     as_json: AsJson = False,
 ) -> None:
-    """Compile, deploy and load-test one configuration on the emulator."""
+    """Compile, deploy and load-test one configuration on the emulator (closed loop, or open
+    loop at --qps with server-side batching)."""
     # Long: Typer reads one option per parameter off this signature; the body is short.
     from autotune.emulator import CompileCache
     from autotune.evaluation import evaluate
-    from autotune.values import Experiment, Load, Workload
+    from autotune.values import Experiment, Workload
 
     experiment = Experiment(
         Workload(model, task, seq_len, batch_size),
@@ -131,7 +141,15 @@ def bench(
             auto_cast_type=auto_cast_type,
             stack=stack,
         ),
-        Load(concurrency=concurrency, requests=requests, seed=seed),
+        load_of(
+            traffic,
+            qps=qps,
+            concurrency=concurrency,
+            max_batch_delay_ms=max_batch_delay_ms,
+            sequences_per_request=sequences_per_request,
+            requests=requests,
+            seed=seed,
+        ),
         price_set,
     )
     evaluation = evaluate(experiment, CompileCache())
@@ -139,14 +157,32 @@ def bench(
     if as_json:
         emit(out)
         return
+    typer.echo(_measured_text(evaluation, out))
+
+
+def _measured_text(evaluation: Any, out: dict[str, Any]) -> str:
     from autotune.study.read import knobs_text, plural
 
     lat = out["latency_ms"]
-    deployment = evaluation.deployment
-    typer.echo(
+    load = evaluation.load
+    if load.open_loop:
+        how = f"{load.traffic_text()}, batch delay {load.max_batch_delay_ms:g} ms"
+        extra = (
+            f"batches      {out['mean_batch']:.2f} requests each; the instance carries at most "
+            f"{out['saturation_throughput']:.1f} seq/s at full batches\n"
+        )
+        if out["offered_qps"] * load.sequences_per_request > out["saturation_throughput"]:
+            extra += (
+                "overloaded   more arrives than the instance carries: the queue grows for as "
+                "long as the run lasts, and so does the latency\n"
+            )
+    else:
+        how, extra = plural(out["concurrency"], "client"), ""
+    return (
         f"{out['instance_type']}  {out['model']} ({out['task']}, seq {out['seq_len']})\n"
-        f"batch {out['batch_size']}, {knobs_text(deployment)} "
-        f"({out['mode']}), {plural(out['concurrency'], 'client')}, {out['requests']} requests\n"
+        f"batch {out['batch_size']}, {knobs_text(evaluation.deployment)} "
+        f"({out['mode']}), {how}, {out['requests']} requests\n"
+        f"{extra}"
         f"throughput   {out['throughput']:.1f} seq/s\n"
         f"latency ms   p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  p99 {lat['p99']:.2f}  "
         f"mean {lat['mean']:.2f}\n"
@@ -154,6 +190,75 @@ def bench(
         f"inferences ({out['price_set']})\n"
         f"bottleneck   {out['bottleneck']}: {out['bottleneck_detail']}"
     )
+
+
+@app.command()
+def capacity(
+    max_p95_ms: Annotated[float, typer.Option(help="The latency SLO: p95 at most this, ms")],
+    instance: Instance = "inf1.xlarge",
+    batch_size: Batch = 1,
+    pipeline_cores: PipelineCores = None,
+    group_sizes: GroupSizes = None,
+    copies: Copies = None,
+    workers_per_copy: WorkersPerCopy = None,
+    auto_cast: AutoCast = None,
+    auto_cast_type: AutoCastType = None,
+    stack: Stack = None,
+    model: Model = DEFAULT_MODEL,
+    task: Task = DEFAULT_TASK,
+    seq_len: SeqLen = 128,
+    max_batch_delay_ms: MaxBatchDelayMs = None,
+    sequences_per_request: SequencesPerRequest = None,
+    requests: Annotated[int, typer.Option(help="Requests simulated per probed rate")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the arrivals and the jitter")] = 0,
+    price_set: Annotated[str, typer.Option(help="Named price set")] = DEFAULT_PRICE_SET,
+    as_json: AsJson = False,
+) -> None:
+    """One deployment's capacity under a latency SLO: the largest open-loop rate (requests/s,
+    Poisson) whose p95 stays at or below --max-p95-ms, found by bisection."""
+    from autotune.emulator import CompileCache
+    from autotune.evaluation import capacity as capacity_of
+    from autotune.values import Experiment, Workload
+
+    experiment = Experiment(
+        Workload(model, task, seq_len, batch_size),
+        deployment_of(
+            instance,
+            pipeline_cores=pipeline_cores,
+            group_sizes=group_sizes,
+            copies=copies,
+            workers_per_copy=workers_per_copy,
+            auto_cast=auto_cast,
+            auto_cast_type=auto_cast_type,
+            stack=stack,
+        ),
+        load_of(
+            "open-loop",
+            qps=1.0,
+            concurrency=None,
+            max_batch_delay_ms=max_batch_delay_ms,
+            sequences_per_request=sequences_per_request,
+            requests=requests,
+            seed=seed,
+        ),
+        price_set,
+    )
+    evaluation = capacity_of(experiment, max_p95_ms, CompileCache())
+    out = {**evaluation.flat(), "max_p95_ms": max_p95_ms}
+    if as_json:
+        emit(out)
+        return
+    lat = out["latency_ms"]
+    verdict = (
+        f"capacity     {out['capacity_qps']:.1f} requests/s with p95 <= {max_p95_ms:g} ms "
+        f"(p95 there {lat['p95']:.2f} ms, p50 {lat['p50']:.2f} ms)"
+        if out["capacity_qps"] > 0
+        else f"capacity     none: even at light load p95 is {lat['p95']:.2f} ms "
+        f"(above {max_p95_ms:g} ms)"
+    )
+    typer.echo(_measured_text(evaluation, out).split("\nthroughput")[0] + "\n" + verdict)
+    if out["capacity_qps"] == 0:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from autotune.errors import InputError
-from autotune.values import Deployment
+from autotune.values import Deployment, Load
 
 PipelineCores = Annotated[
     int | None,
@@ -53,6 +53,68 @@ Concurrency = Annotated[
     int | None,
     typer.Option(help="Closed-loop clients (default: one per stage of every model copy)"),
 ]
+Traffic = Annotated[
+    str | None,
+    typer.Option(
+        help="open-loop (requests arrive at --qps whatever the server does) or closed-loop "
+        "(--concurrency clients, the AWS blog's method) (default: open-loop with --qps)"
+    ),
+]
+Qps = Annotated[
+    float | None,
+    typer.Option(help="Open-loop traffic: Poisson arrivals, requests per second"),
+]
+MaxBatchDelayMs = Annotated[
+    float | None,
+    typer.Option(
+        help="Open loop: how long a copy holds a partial batch open for more requests, ms "
+        "(TorchServe's max_batch_delay) (default: 0)"
+    ),
+]
+SequencesPerRequest = Annotated[
+    int | None, typer.Option(help="Open loop: sequences in each request (default: 1)")
+]
+TRAFFIC_KINDS = ("open-loop", "closed-loop")
+
+
+def load_of(
+    traffic: str | None,
+    *,
+    qps: float | None,
+    concurrency: int | None,
+    max_batch_delay_ms: float | None,
+    sequences_per_request: int | None,
+    requests: int,
+    seed: int,
+    max_utilization: float | None = None,
+) -> Load:
+    """The load the traffic flags describe; a one-line ``InputError`` if they contradict."""
+    kind = traffic or ("open-loop" if qps is not None else "closed-loop")
+    if kind not in TRAFFIC_KINDS:
+        raise InputError(f"unknown traffic {kind!r}; accepted: {', '.join(TRAFFIC_KINDS)}")
+    open_only = {
+        "--qps": qps,
+        "--max-batch-delay-ms": max_batch_delay_ms,
+        "--sequences-per-request": sequences_per_request,
+        "--max-utilization": max_utilization,
+    }
+    if kind == "closed-loop":
+        given = [flag for flag, value in open_only.items() if value is not None]
+        if given:
+            raise InputError(f"{given[0]} applies to open-loop traffic; drop --traffic closed-loop")
+        return Load(concurrency=concurrency, requests=requests, seed=seed)
+    if qps is None:
+        raise InputError("--traffic open-loop needs --qps (requests per second)")
+    if concurrency is not None:
+        raise InputError("--concurrency applies to closed-loop traffic; open loop takes --qps")
+    return Load(
+        requests=requests,
+        seed=seed,
+        qps=qps,
+        sequences_per_request=sequences_per_request or 1,
+        max_batch_delay_ms=max_batch_delay_ms or 0.0,
+        max_utilization=max_utilization,
+    )
 
 
 def counts(text: str | None, what: str) -> tuple[int, ...] | None:

@@ -18,6 +18,7 @@ from autotune.cli._results import (
     record_row,
     records_table,
     report,
+    traffic_line,
     url_of,
 )
 from autotune.errors import InputError
@@ -123,6 +124,8 @@ def trials(
             }
         )
         return
+    if records:
+        typer.echo(f"traffic: {traffic_line(records[0])}")
     typer.echo(records_table(records) if records else "no completed trials")
     for number, why in failures:
         typer.echo(f"trial {number} could not deploy: {why}")

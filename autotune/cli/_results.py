@@ -70,19 +70,61 @@ def records_table(records: list[TrialRecord]) -> str:
     return table(headers, rows)
 
 
+def traffic_line(r: TrialRecord) -> str:
+    """The traffic a result was measured at, and for open loop the fleet that carries it."""
+    load = r.evaluation.load
+    text = load.traffic_text()
+    if load.open_loop and r.cost.fleet_size is not None:
+        text += (
+            f"; fleet sized so each instance is at most {load.max_utilization:.0%} busy, "
+            f"p95 simulated at one instance's share"
+        )
+    return text
+
+
 def settings_line(r: TrialRecord) -> str:
     """What to run on the real machine: compiler arguments, environment, batch and clients."""
     s = r.evaluation.settings
     parts = [" ".join(s.get("compiler_args", ()))]
     # Long lists compactly (``NEURONCORE_GROUP_SIZES=52 x 1``); the export writes them in full.
     parts += [f"{k}={_compact_list(str(v))}" for k, v in s.get("environment", {}).items()]
-    parts += [f"batch {r.workload.batch_size}", plural(r.result.concurrency, "client")]
+    load = r.evaluation.load
+    if load.open_loop:
+        delay = f"max_batch_delay {load.max_batch_delay_ms:g} ms"
+        parts += [f"batch_size {r.workload.batch_size}", delay]
+    else:
+        parts += [f"batch {r.workload.batch_size}", plural(r.result.concurrency, "client")]
     return f"  trial {r.trial_number}: " + ", ".join(p for p in parts if p)
 
 
 def _compact_list(value: str) -> str:
     items = value.split(",")
     return compact(items) if len(items) > 3 else value
+
+
+def core_use_note(best: TrialRecord, records: list[TrialRecord]) -> str:
+    """Whether the recommendation uses all of its instance's cores, and if not, why: the best
+    deployment on the same instance that does, and what it measured at the same traffic."""
+    used = {c for cores in best.result.copy_cores for c in cores}
+    total = len(best.result.core_utilization)
+    inst = best.deployment.instance_type
+    if not used or len(used) >= total:
+        return f"uses all {plural(total, 'core')} of {inst}"
+    full = [
+        r
+        for r in records
+        if r.deployment.instance_type == inst
+        and len({c for cores in r.result.copy_cores for c in cores}) >= total
+    ]
+    if not full:
+        return f"uses {len(used)} of {inst}'s {total} cores; no deployment using all was tried"
+    other = min(full, key=lambda r: r.latency.p95_ms)
+    return (
+        f"uses {len(used)} of {inst}'s {total} cores: the best deployment using all of them "
+        f"(trial {other.trial_number}, {knobs_text(other.deployment)}, batch "
+        f"{other.workload.batch_size}) measured p95 {other.latency.p95_ms:.2f} ms against "
+        f"{best.latency.p95_ms:.2f} ms"
+    )
 
 
 def tied_line(tied: Any, shown: int = 5) -> str:
@@ -129,6 +171,7 @@ def report(result: Any, as_json: bool, objective: str | None = None) -> None:
                 "n_complete": result.n_complete,
                 "n_failed": result.n_failed,
                 "feasible": bool(result.best),
+                "traffic": result.best[0].evaluation.load.traffic() if result.best else None,
                 "best": [record_row(r) for r in result.best],
                 # Trials within the emulator's uncertainty of the best, the recommendation first.
                 "tied": [r.trial_number for r in result.tied],
@@ -144,11 +187,14 @@ def report(result: Any, as_json: bool, objective: str | None = None) -> None:
             f" {result.n_failed} could not deploy"
         )
         if result.best:
+            typer.echo(f"traffic: {traffic_line(result.best[0])}")
             typer.echo(f"{what}:\n{records_table(list(result.best))}\nsettings:")
             for r in result.best:
                 typer.echo(settings_line(r))
             if len(result.tied) > 1:
                 typer.echo(tied_line(result.tied))
+            if asked == "min-latency" and result.records:
+                typer.echo(f"cores: {core_use_note(result.best[0], list(result.records))}")
             typer.echo(_RULE["pareto" if asked == "pareto" else "one"])
     if not result.best:
         why = (

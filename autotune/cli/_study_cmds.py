@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from autotune.cli._app import AsJson, app
+from autotune.cli._knobs import TRAFFIC_KINDS, Concurrency, Qps, Traffic
 from autotune.cli._results import Storage, report, url_of
 from autotune.errors import InputError
 
@@ -52,7 +53,21 @@ def study(
     ] = None,
     target_qps: Annotated[
         float | None,
-        typer.Option(help="Size a fleet for this load (seq/s); cost becomes the fleet's $/h."),
+        typer.Option(
+            help="Closed loop: size a fleet for this load (seq/s); cost becomes the fleet's $/h. "
+            "With open-loop traffic it is the same as --qps."
+        ),
+    ] = None,
+    traffic: Traffic = None,
+    qps: Qps = None,
+    concurrency: Concurrency = None,
+    max_batch_delay_ms: Annotated[
+        str | None,
+        typer.Option(help="Open loop: batch delays to search, ms, as a comma list (e.g. 0,2,5)."),
+    ] = None,
+    max_utilization: Annotated[
+        float | None,
+        typer.Option(help="Open loop: size the fleet so each instance is at most this busy."),
     ] = None,
     trials: Annotated[int, typer.Option(help="Total finished trials wanted.")] = 100,
     timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
@@ -75,8 +90,16 @@ def study(
     from autotune.study import Goals, StudySettings, load_space, with_overrides
     from autotune.study.write import check_space, run_study
 
+    base = load_space(space_file)
+    if target_qps is not None and target_qps <= 0:
+        raise InputError(f"--target-qps {target_qps} must be positive")
+    if target_qps is not None and (qps is not None or traffic == "open-loop" or base.open_loop):
+        if qps is not None:
+            raise InputError("--target-qps and --qps say the same with open-loop traffic; give one")
+        qps, target_qps = target_qps, None
     space = with_overrides(
-        load_space(space_file),
+        base,
+        **_traffic_overrides(base, traffic, qps, concurrency, max_batch_delay_ms, max_utilization),
         model=model,
         task=task,
         seq_len=seq_len,
@@ -95,6 +118,9 @@ def study(
     if target_qps is not None and target_qps <= 0:
         raise InputError(f"--target-qps {target_qps} must be positive")
     _check_timeout(timeout)
+    if space.open_loop and space.traffic is not None and space.traffic.qps is not None:
+        # The fleet is sized for the traffic: costs are the fleet's $/h, labelled as such.
+        target_qps = space.traffic.qps * space.traffic.sequences_per_request
     goals = Goals(
         objective, space.constraints.max_p95_ms, space.constraints.min_throughput, target_qps
     )
@@ -113,6 +139,44 @@ def study(
     )
     result = run_study(settings)
     report(result, as_json)
+
+
+def _traffic_overrides(
+    space: Any,
+    kind: str | None,
+    qps: float | None,
+    concurrency: int | None,
+    delays: str | None,
+    max_utilization: float | None,
+) -> dict[str, Any]:
+    """Space overrides from the traffic flags (validated with the space)."""
+    if kind is not None and kind not in TRAFFIC_KINDS:
+        raise InputError(f"unknown traffic {kind!r}; accepted: {', '.join(TRAFFIC_KINDS)}")
+    kind = kind or ("open-loop" if qps is not None else None)
+    if kind is None and concurrency is not None:
+        kind = "closed-loop"
+    if kind is None and space.traffic is not None:
+        kind = space.traffic.kind
+    out: dict[str, Any] = {}
+    if kind == "closed-loop":
+        if qps is not None:
+            raise InputError("--qps applies to open-loop traffic; drop --traffic closed-loop")
+        out["traffic"] = {"kind": "closed-loop", "clients": concurrency or "per-stage"}
+    elif kind == "open-loop":
+        if concurrency is not None:
+            raise InputError("--concurrency applies to closed-loop traffic; open loop takes --qps")
+        current = space.traffic.model_dump() if space.open_loop else {}
+        out["traffic"] = current | {"kind": "open-loop"} | ({} if qps is None else {"qps": qps})
+        out["traffic"].pop("clients", None)
+    if delays is not None:
+        parts = [p.strip() for p in delays.split(",")]
+        try:
+            out["max_batch_delay_ms"] = tuple(float(p) for p in parts)
+        except ValueError as e:
+            what = f"--max-batch-delay-ms {delays!r}"
+            raise InputError(f"{what} is not a comma list of numbers (e.g. 0,2,5)") from e
+    out["max_utilization"] = max_utilization
+    return out
 
 
 def _check_timeout(timeout: float | None) -> None:

@@ -56,7 +56,7 @@ class StageTiming:
 
 @dataclass(frozen=True)
 class SimResult:
-    """What a closed-loop run of a deployment measured."""
+    """What a run of a deployment measured (closed loop, or open loop at ``offered_qps``)."""
 
     throughput: float  # sequences per second
     latency_s: Latency
@@ -68,6 +68,8 @@ class SimResult:
     stages: tuple[StageTiming, ...]
     bottleneck: str
     bottleneck_detail: str
+    offered_qps: float | None = None  # open loop: the arrival rate (requests per second)
+    mean_batch: float | None = None  # open loop: requests per batch the copies ran
 
 
 def _jitter(rng: np.random.Generator, sigma: float, shape: tuple[int, int]) -> np.ndarray:
@@ -279,12 +281,21 @@ def _stage_timings(
 
 
 def _bottleneck(
-    m: ServiceModel, stages: tuple[StageTiming, ...], host_util: float, concurrency: int
+    m: ServiceModel,
+    stages: tuple[StageTiming, ...],
+    host_util: float,
+    concurrency: int,
+    offered: float | None = None,
 ) -> tuple[str, str]:
     worst = max(stages, key=lambda s: s.busy_fraction)
     if host_util >= worst.busy_fraction and host_util > 0.8:
         return "host", f"the host's {m.host_slots} vCPUs are {host_util:.0%} busy"
     where = m.stage_names[worst.index]
+    if worst.busy_fraction < 0.8 and offered is not None:
+        return "traffic", (
+            f"at {offered:.4g} requests/s the busiest unit ({where}) is only "
+            f"{worst.busy_fraction:.0%} busy: the deployment has headroom"
+        )
     if worst.busy_fraction < 0.8:
         return "concurrency", (
             f"{concurrency} clients keep the busiest unit ({where}) only "

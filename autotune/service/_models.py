@@ -35,6 +35,13 @@ class TrialOut(BaseModel):
     cost_per_hour_usd: float
     fleet_size: int | None
     bottleneck: str
+    traffic: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The traffic it was measured at: open-loop (qps, arrival, sequences per "
+        "request) or closed-loop (clients).",
+    )
+    max_batch_delay_ms: float = Field(0.0, description="Open loop: the server's batch delay.")
+    capacity_qps: float | None = Field(None, description="Requests/s within the SLO, if asked.")
 
     @classmethod
     def of(cls, r: TrialRecord) -> TrialOut:
@@ -52,6 +59,9 @@ class TrialOut(BaseModel):
             cost_per_hour_usd=r.cost.per_hour_usd,
             fleet_size=r.cost.fleet_size,
             bottleneck=r.result.bottleneck,
+            traffic=r.evaluation.load.traffic(),
+            max_batch_delay_ms=r.evaluation.load.max_batch_delay_ms,
+            capacity_qps=r.result.capacity_qps,
         )
 
 

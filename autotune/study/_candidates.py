@@ -26,19 +26,34 @@ class Candidate:
     instance_type: str
     batch_size: int
     chosen: tuple[tuple[str, Knob], ...] = ()
+    max_batch_delay_ms: float = 0.0  # open loop: the server's batch delay
 
-    def value(self, dimension: str) -> Knob:
-        return self.batch_size if dimension == "batch_size" else dict(self.chosen)[dimension]
+    def value(self, dimension: str) -> Knob | float:
+        if dimension == "batch_size":
+            return self.batch_size
+        if dimension == DELAY:
+            return self.max_batch_delay_ms
+        return dict(self.chosen)[dimension]
 
     @property
     def key(self) -> str:
         tags = {d.name: d.tag for d in dimensions(self.instance_type)}
         parts = "".join(f"/{tags[name]}{value}" for name, value in self.chosen)
-        return f"{self.instance_type}/b{self.batch_size}{parts}"
+        delay = f"/d{self.max_batch_delay_ms:g}" if self.max_batch_delay_ms else ""
+        return f"{self.instance_type}/b{self.batch_size}{delay}{parts}"
 
     def deployment(self) -> Deployment:
         instance = get_instance(self.instance_type)
         return generation_of(instance).deployment(instance, dict(self.chosen))
+
+
+DELAY = "max_batch_delay_ms"
+
+
+def delays(space: SearchSpace, batch: int) -> list[float]:
+    """Batch delays worth trying: the space's in open loop for batches above 1 (a batch of one
+    is full when its request arrives), else none."""
+    return list(space.max_batch_delay_ms) if space.open_loop and batch > 1 else [0.0]
 
 
 def dimensions(instance_type: str) -> tuple[Dimension, ...]:
@@ -51,6 +66,9 @@ def choices(
     """Values of ``dimension`` that the space asks for and the instance accepts."""
     if dimension == "batch_size":
         return list(space.batch_sizes)
+    if dimension == DELAY:
+        batch = chosen.get("batch_size", 1)
+        return list(delays(space, batch if isinstance(batch, int) else 1))
     wanted: Any = getattr(space, dimension, "all")
     return generation_of(instance).choices(instance, dimension, chosen, wanted)
 
@@ -72,8 +90,9 @@ def candidates(space: SearchSpace, instance_type: str | None = None) -> list[Can
         instance = get_instance(name)
         dims = generation_of(instance).dimensions
         for batch in space.batch_sizes:
-            for chosen in _combinations(space, instance, dims, {}):
-                out.append(Candidate(name, batch, tuple(chosen.items())))
+            for delay in delays(space, batch):
+                for chosen in _combinations(space, instance, dims, {}):
+                    out.append(Candidate(name, batch, tuple(chosen.items()), delay))
     return out
 
 

@@ -7,6 +7,7 @@ real machine needs when the trial ran); the script is the generation's template.
 from __future__ import annotations
 
 import json
+import math
 import pprint
 from dataclasses import dataclass, field
 from importlib import resources
@@ -42,6 +43,9 @@ class DeploymentSpec:
     input_names: tuple[str, ...]
     expected: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    # The traffic it was measured at, and the server's batching in the serving stack's terms.
+    traffic: dict[str, Any] = field(default_factory=dict)
+    batching: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,9 +62,21 @@ class DeploymentSpec:
             "copies": list(self.copies),
             "concurrency": self.concurrency,
             "input_names": list(self.input_names),
+            "traffic": self.traffic,
+            "batching": self.batching,
             "expected": self.expected,
             "provenance": self.provenance,
         }
+
+
+def batching(batch_size: int, max_batch_delay_ms: float) -> dict[str, Any]:
+    """Server-side batching as autotune states it and as TorchServe's model config takes it
+    (``batchSize``, ``maxBatchDelay`` in whole milliseconds, at least the delay searched)."""
+    return {
+        "batch_size": batch_size,
+        "max_batch_delay_ms": max_batch_delay_ms,
+        "torchserve": {"batchSize": batch_size, "maxBatchDelay": math.ceil(max_batch_delay_ms)},
+    }
 
 
 def spec_from_record(record: TrialRecord, study_name: str) -> DeploymentSpec:
@@ -82,12 +98,15 @@ def spec_from_record(record: TrialRecord, study_name: str) -> DeploymentSpec:
         copies=tuple(dict(c) for c in settings.get("copies", ())),
         concurrency=r.concurrency,
         input_names=("input_ids", "attention_mask") + (("token_type_ids",) if tokens else ()),
+        traffic=ev.load.traffic(),
+        batching=batching(ev.workload.batch_size, ev.load.max_batch_delay_ms),
         expected={
             "throughput_seq_per_s": round(r.throughput, 3),
             "latency_ms": {k: round(v, 4) for k, v in r.latency.to_dict().items() if k != "mean"},
             "cost_per_1m_usd": round(ev.cost.per_1m_usd, 6),
             "cost_per_hour_usd": ev.cost.per_hour_usd,
             "bottleneck": r.bottleneck,
+            **({"offered_qps_per_instance": round(r.offered_qps, 3)} if r.offered_qps else {}),
         },
         provenance={
             "study": study_name,
@@ -117,6 +136,11 @@ def _env(spec: DeploymentSpec) -> str:
         "AUTOTUNE_SEQ_LEN": spec.seq_len,
         "AUTOTUNE_COMPILER_ARGS": " ".join(spec.compiler_args),
         "AUTOTUNE_CONCURRENCY": spec.concurrency,
+        "AUTOTUNE_MAX_BATCH_DELAY_MS": spec.batching.get("max_batch_delay_ms", 0.0),
+        **({"AUTOTUNE_QPS": spec.traffic["qps"]} if "qps" in spec.traffic else {}),
+        # TorchServe's model config keys (model-config.yaml: batchSize, maxBatchDelay).
+        "TS_BATCH_SIZE": spec.batch_size,
+        "TS_MAX_BATCH_DELAY": spec.batching.get("torchserve", {}).get("maxBatchDelay", 0),
         **spec.environment,
     }
     # One process per copy, each with its own variables (e.g. NEURON_RT_VISIBLE_CORES): listed

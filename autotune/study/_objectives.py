@@ -20,10 +20,13 @@ def metric(record: TrialRecord, name: str, goals: Goals) -> float:
     if name == "p95_ms":
         return record.latency.p95_ms
     if name == "throughput":
-        return record.result.throughput
+        # Open loop: requests/s one instance carries within the SLO (capacity under it).
+        capacity = record.result.capacity_qps
+        return record.result.throughput if capacity is None else capacity
     fleet = record.cost.fleet_per_hour_usd
-    if goals.target_qps is not None and fleet is not None:
-        return fleet  # the fleet's dollars per hour
+    sized = goals.target_qps is not None or record.evaluation.load.open_loop
+    if sized and fleet is not None:
+        return fleet  # the fleet's dollars per hour (sized for --target-qps or the traffic)
     return record.cost.per_1m_usd
 
 
@@ -149,5 +152,5 @@ def unique(records: Sequence[TrialRecord]) -> list[TrialRecord]:
     """One record per deployment (the earliest trial): repeats of a config are not new results."""
     first: dict[tuple[object, ...], TrialRecord] = {}
     for r in sorted(records, key=lambda r: r.trial_number):
-        first.setdefault((r.deployment, r.workload.batch_size), r)
+        first.setdefault((r.deployment, r.workload.batch_size, r.evaluation.load), r)
     return list(first.values())

@@ -17,7 +17,13 @@ import optuna
 
 from autotune.catalog import get_instance
 from autotune.hardware import Dimension, generation_of
-from autotune.study._candidates import Candidate, candidates, choices, searchable_instances
+from autotune.study._candidates import (
+    DELAY,
+    Candidate,
+    candidates,
+    choices,
+    searchable_instances,
+)
 from autotune.study._space import SearchSpace
 from autotune.values import Knob
 
@@ -41,11 +47,19 @@ def share_of(index: int, size: int, log: bool = False) -> float:
 
 
 _BATCH = Dimension("batch_size", "b")
+_DELAY = Dimension(DELAY, "d")
 
 
 def dims(instance: str) -> tuple[Dimension, ...]:
-    """Batch size, then the instance's generation's dimensions, in the order a trial asks."""
-    return (_BATCH, *generation_of(get_instance(instance)).dimensions)
+    """Batch size, the batch delay (asked only where there is a choice), then the instance's
+    generation's dimensions, in the order a trial asks."""
+    return (_BATCH, _DELAY, *generation_of(get_instance(instance)).dimensions)
+
+
+def _candidate(instance: str, chosen: dict[str, Any]) -> Candidate:
+    batch = cast(int, chosen.pop("batch_size"))
+    delay = float(chosen.pop(DELAY))
+    return Candidate(instance, batch, tuple(chosen.items()), delay)
 
 
 def share_name(dimension: Dimension) -> str:
@@ -60,8 +74,7 @@ def deployment(space: SearchSpace, instance: str, share: Callable[[str], float])
         options = choices(space, inst, dim.name, chosen)
         pick = _pick(share(share_name(dim)), len(options), dim.log) if len(options) > 1 else 0
         chosen[dim.name] = options[pick]
-    batch = cast(int, chosen.pop("batch_size"))
-    return Candidate(instance, batch, tuple(chosen.items()))
+    return _candidate(instance, chosen)
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace, grid: bool) -> Candidate:
@@ -118,8 +131,7 @@ def _fitted(space: SearchSpace, instance: str, wanted: dict[str, Knob]) -> Candi
         if value is None:
             return None
         chosen[dim.name] = value
-    batch = cast(int, chosen.pop("batch_size"))
-    return Candidate(instance, batch, tuple(chosen.items()))
+    return _candidate(instance, chosen)
 
 
 def neighbours(candidate: Candidate, space: SearchSpace) -> list[Candidate]:
@@ -128,7 +140,8 @@ def neighbours(candidate: Candidate, space: SearchSpace) -> list[Candidate]:
     instance type (as close as that instance allows)."""
     c = candidate
     inst = get_instance(c.instance_type)
-    here = {"batch_size": c.batch_size, **dict(c.chosen)}
+    here: dict[str, Any] = {"batch_size": c.batch_size, DELAY: c.max_batch_delay_ms}
+    here |= dict(c.chosen)
     steps: list[Candidate | None] = []
     chosen: dict[str, Knob] = {}
     for dim in dims(c.instance_type):

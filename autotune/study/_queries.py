@@ -31,6 +31,7 @@ class StudyOutcome:
     # Single objectives: every feasible record within the emulator's uncertainty of the best,
     # the recommendation first (``_objectives.ties``); empty for a Pareto study.
     tied: tuple[TrialRecord, ...] = ()
+    records: tuple[TrialRecord, ...] = ()  # every completed trial's record
 
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -67,6 +68,7 @@ def outcome(study: optuna.Study, store: ResultStore, goals: Goals, url: str) -> 
         len(done) - n_complete,
         tuple(best(records, goals)),
         tuple(ties(records, goals)),
+        tuple(records),
     )
 
 

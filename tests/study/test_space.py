@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -80,13 +81,21 @@ def test_default_candidates_are_valid_and_complete(default):
         for c in range(1, get_instance(i).cores + 1)
         if valid(candidate(i, b, p, c))
     } | {candidate(i, b) for i in default.instances if i in GPUS for b in default.batch_sizes}
+    # Open-loop traffic: batches above 1 are tried at each of the space's batch delays.
+    expected = {
+        dataclasses.replace(c, max_batch_delay_ms=d)
+        for c in expected
+        for d in (default.max_batch_delay_ms if c.batch_size > 1 else (0.0,))
+    }
     assert set(found) == expected
     assert {c.instance_type for c in found} == set(default.instances)
     assert {c.batch_size for c in found} == set(default.batch_sizes)
     gpu = [c for c in found if c.instance_type == "g4dn.xlarge"]
     assert {c.value("stack") for c in gpu} == {"torchscript-amp"}  # the blog's, by default
-    assert len(gpu) == len(default.batch_sizes)
-    assert len(found) == 2429
+    delays = len(default.max_batch_delay_ms)
+    assert len(gpu) == 1 + (len(default.batch_sizes) - 1) * delays
+    # 2,429 deployments (347 per batch size), batches above 1 at each of the 3 delays.
+    assert len(found) == 347 * (1 + 6 * delays) == 6593
     biggest = [c for c in found if c.instance_type == "inf1.24xlarge"]
     assert max(cores_and_copies(c)[0] for c in biggest) == 64
 

@@ -34,6 +34,7 @@ PAGES = [
     "Best per objective",
     "Study insight",
     "Trial detail",
+    "Latency vs load",
     "Compare",
     "Export",
 ]
@@ -138,7 +139,9 @@ def test_pareto_toggles_switch_to_throughput_and_log_axes(app: AppTest) -> None:
 
 def test_best_page_shows_a_card_per_objective_and_the_fleet(app: AppTest) -> None:
     show(app, "Best per objective")
-    assert len(app.metric) == 3
+    # A card per objective, and the fleet for the study's own traffic (open loop, 1,000/s).
+    assert len(app.metric) == 4
+    assert [m.label for m in app.metric][-1] == "Cheapest fleet for 1000 seq/s"
     app.number_input(key="best_qps").set_value(20000.0).run()
     assert [m.label for m in app.metric][-1] == "Cheapest fleet for 20000 seq/s"
 

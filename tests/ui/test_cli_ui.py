@@ -104,4 +104,4 @@ def test_the_dashboard_never_imports_torch_or_the_emulator(study_url: str) -> No
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == {"loaded": [], "pages": 8}
+    assert json.loads(done.stdout.splitlines()[-1]) == {"loaded": [], "pages": 9}

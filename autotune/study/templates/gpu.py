@@ -96,13 +96,29 @@ def serve_on_gpu(requests: int) -> dict[str, Any]:
     }
 
 
+def exported_load(requests: int) -> Any:
+    """The load the deployment was measured at: open-loop traffic at one instance's share,
+    batched as exported (``batching``), or the closed-loop clients."""
+    from autotune.values import Load
+
+    traffic, batching = CONFIG.get("traffic", {}), CONFIG.get("batching", {})
+    if traffic.get("kind") != "open-loop":
+        return Load(concurrency=CONFIG["concurrency"], requests=requests)
+    return Load(
+        requests=requests,
+        qps=traffic["qps"] / CONFIG["instance_count"],
+        sequences_per_request=traffic.get("sequences_per_request", 1),
+        max_batch_delay_ms=batching.get("max_batch_delay_ms", 0.0),
+    )
+
+
 def serve_on_emulator(requests: int) -> dict[str, Any]:
     from autotune.evaluation import evaluate
-    from autotune.values import Deployment, Experiment, Load, Workload
+    from autotune.values import Deployment, Experiment, Workload
 
     deployment = Deployment.from_dict({"instance_type": CONFIG["instance_type"], **CONFIG["knobs"]})
     workload = Workload(CONFIG["model"], CONFIG["task"], CONFIG["seq_len"], CONFIG["batch_size"])
-    load = Load(concurrency=CONFIG["concurrency"], requests=requests)
+    load = exported_load(requests)
     result = evaluate(Experiment(workload, deployment, load)).flat()
     return {
         "backend": "autotune-emulator",

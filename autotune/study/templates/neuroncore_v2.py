@@ -38,6 +38,22 @@ def example_inputs(vocab: int = 1000) -> tuple[Any, ...]:
     return tuple(tensors[name] for name in CONFIG["input_names"])
 
 
+def exported_load(requests: int) -> Any:
+    """The load the deployment was measured at: open-loop traffic at one instance's share,
+    batched as exported (``batching``), or the closed-loop clients."""
+    from autotune.values import Load
+
+    traffic, batching = CONFIG.get("traffic", {}), CONFIG.get("batching", {})
+    if traffic.get("kind") != "open-loop":
+        return Load(concurrency=CONFIG["concurrency"], requests=requests)
+    return Load(
+        requests=requests,
+        qps=traffic["qps"] / CONFIG["instance_count"],
+        sequences_per_request=traffic.get("sequences_per_request", 1),
+        max_batch_delay_ms=batching.get("max_batch_delay_ms", 0.0),
+    )
+
+
 def load_model() -> Any:
     import transformers
 
@@ -118,7 +134,7 @@ def serve_on_emulator(requests: int) -> dict[str, Any]:
     from autotune.evaluation import evaluate
     from autotune.hardware import generation_of
     from autotune.models import resolve_model
-    from autotune.values import Deployment, Experiment, Load, Workload
+    from autotune.values import Deployment, Experiment, Workload
 
     workload = Workload(CONFIG["model"], CONFIG["task"], CONFIG["seq_len"], CONFIG["batch_size"])
     deployment = Deployment.from_dict({"instance_type": CONFIG["instance_type"], **CONFIG["knobs"]})
@@ -126,7 +142,7 @@ def serve_on_emulator(requests: int) -> dict[str, Any]:
     instance = get_instance(deployment.instance_type)
     resolved = generation_of(instance).resolve(instance, deployment)
     plan = compile_model(source, workload, instance, resolved).plan
-    load = Load(concurrency=CONFIG["concurrency"], requests=requests)
+    load = exported_load(requests)
     result = evaluate(Experiment(workload, deployment, load)).result
     return {
         "backend": "autotune-emulator",
