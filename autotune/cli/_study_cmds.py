@@ -31,6 +31,7 @@ def _default_name(space: Any, goals: Any) -> str:
     return f"{goals.objective}-{Path(space.model).name}-{digest[:6]}"
 
 
+# Long: Typer declares every flag in the signature; the body is short.
 @app.command()
 def study(
     objective: Annotated[

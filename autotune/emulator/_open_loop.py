@@ -55,6 +55,8 @@ class Served:
     host_busy: float
 
 
+# Long: the whole event loop in one place, as vidur's (style guide): arrivals, batch
+# formation with its delay, and stage ends share the heap and each copy's queue.
 def serve(
     arrive: list[float],
     base: list[list[float]],

@@ -3,6 +3,9 @@
 A config already evaluated in the study is answered from its stored result, not simulated again.
 The AWS pipeline heuristic and a data-parallel baseline are enqueued first. Workers sharing a
 study finish exactly the number of trials asked for.
+
+Length: over 300 lines because the trial lifecycle (heartbeats, dead-trial recovery, exact
+totals) shares its locks and state with ``run_study``.
 """
 
 from __future__ import annotations
@@ -251,6 +254,7 @@ def _plan(ev: Evaluation, source: ModelSource, cache: CompileCache) -> Any:
     return compile_model(source, ev.workload, instance, ev.deployment, cache).plan
 
 
+# Long: opening, resuming, enqueueing the baselines and the optimize loop read best in order.
 def run_study(settings: StudySettings, callbacks: Sequence[Callback] = ()) -> StudyOutcome:
     """Run (or continue) the study to ``settings.trials`` finished trials.
 

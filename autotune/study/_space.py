@@ -2,6 +2,8 @@
 
 Which deployments a space allows on each instance is the hardware generations' business
 (``autotune.study._candidates``, write side); this module only checks the document.
+
+Length: over 300 lines, one pydantic model with a validator per key of the YAML format.
 """
 
 from __future__ import annotations
