@@ -113,9 +113,14 @@ def test_ctrl_c_then_resume_keeps_every_trial(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
     command = _interrupt(tmp_path, url, trials=100, after=8, sig=signal.SIGINT)
     before = _states(url, "s")
-    assert before["RUNNING"] == 0  # the interrupted trial is failed at once, not left running
+    # The interrupted trial is failed at once, not left running; but a Ctrl-C in the instant
+    # between Optuna creating a trial and starting its heartbeat leaves it running (see
+    # autotune.cli._exit_despite_stray_threads): the next run fails it as dead, as after kill -9.
+    assert before["RUNNING"] <= 1
     assert 8 <= before["COMPLETE"] < 100
-    _resume(tmp_path, command)  # at once: nothing to wait for
+    if before["RUNNING"]:
+        time.sleep(6)  # past the grace period
+    _resume(tmp_path, command)
     assert _check_consistent(url, "s") == 100
 
 
