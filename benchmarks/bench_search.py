@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import optuna
 
@@ -55,6 +57,19 @@ def exhaustive(space: SearchSpace) -> dict[str, tuple[float, float, float]]:
     return table
 
 
+def _coords(p95: float, cost: float, log: bool) -> tuple[float, float]:
+    """A point of the p95-cost plane, on log axes if ``log`` (where the fronts are drawn)."""
+    return (math.log(p95), math.log(cost)) if log else (p95, cost)
+
+
+def _target(table: dict[str, tuple[float, float, float]], log: bool) -> tuple[Any, float]:
+    """The reference point (1.1x the worst p95 and cost) and 99% of the true front's volume."""
+    worst = (max(v[0] for v in table.values()) * 1.1, max(v[2] for v in table.values()) * 1.1)
+    ref = _coords(*worst, log)
+    pts = [_coords(v[0], v[2], log) for v in table.values()]
+    return ref, 0.99 * _hypervolume(pts, ref)
+
+
 def _hypervolume(points: list[tuple[float, float]], ref: tuple[float, float]) -> float:
     front = sorted(p for p in points if p[0] < ref[0] and p[1] < ref[1])
     volume, best_y = 0.0, ref[1]
@@ -73,6 +88,7 @@ def search(
     seed: int,
     budget: int,
     weights: int,
+    log: bool = False,
 ) -> int:
     """Trials until the goal is reached (``budget + 1`` when it never is)."""
     metric = {"min-latency": 0, "min-cost": 2}
@@ -80,14 +96,12 @@ def search(
     keys = list(table)
     if sampler == "uniform":  # random search over candidates, each equally likely
         order = random.Random(seed).sample(keys, len(keys))
-        return _first_hit(order, table, objective, budget)
+        return _first_hit(order, table, objective, budget, log)
     study = optuna.create_study(directions=directions, sampler=make_sampler(sampler, seed, space))
     for params in warm_start(space, weights):  # as `autotune study` does, for every sampler
         study.enqueue_trial(params, skip_if_exists=True)
     if objective == "pareto":
-        pts = [(v[0], v[2]) for v in table.values()]
-        ref = (max(p[0] for p in pts) * 1.1, max(p[1] for p in pts) * 1.1)
-        target = 0.99 * _hypervolume(pts, ref)
+        ref, target = _target(table, log)
     else:
         goal = min(table[k][metric[objective]] for k in keys)
     seen: list[tuple[float, float]] = []
@@ -100,7 +114,7 @@ def search(
         p95, _, cost = table[c.key]
         if objective == "pareto":
             study.tell(trial, [p95, cost])
-            seen.append((p95, cost))
+            seen.append(_coords(p95, cost, log))
             if _hypervolume(seen, ref) >= target:
                 return n
         else:
@@ -116,14 +130,16 @@ def _goal(table: dict[str, tuple[float, float, float]], objective: str) -> float
 
 
 def _first_hit(
-    order: list[str], table: dict[str, tuple[float, float, float]], objective: str, budget: int
+    order: list[str],
+    table: dict[str, tuple[float, float, float]],
+    objective: str,
+    budget: int,
+    log: bool = False,
 ) -> int:
     if objective == "pareto":
-        pts = [(v[0], v[2]) for v in table.values()]
-        ref = (max(p[0] for p in pts) * 1.1, max(p[1] for p in pts) * 1.1)
-        target, seen = 0.99 * _hypervolume(pts, ref), []
+        (ref, target), seen = _target(table, log), []
         for n, key in enumerate(order[:budget], 1):
-            seen.append((table[key][0], table[key][2]))
+            seen.append(_coords(table[key][0], table[key][2], log))
             if _hypervolume(seen, ref) >= target:
                 return n
         return budget + 1
@@ -142,6 +158,12 @@ def main() -> None:
     parser.add_argument("--samplers", default="tpe,random,uniform")
     parser.add_argument("--table", help="JSON file to keep the exhaustive results in")
     parser.add_argument("--space", help="search space YAML (default: the shipped default)")
+    parser.add_argument("--objectives", default="min-latency,min-cost,pareto")
+    parser.add_argument(
+        "--log-hypervolume",
+        action="store_true",
+        help="Pareto hypervolume on log axes (a space whose p95 and cost span orders of magnitude)",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -161,13 +183,16 @@ def main() -> None:
     weights = 85_057_538  # bert-base parameters multiplied per inference (tables aside)
     print("| objective | sampler | seeds | median trials to goal | per seed | goal |")
     print("|---|---|---:|---:|---|---|")
-    for objective, share in (("min-latency", 0.10), ("min-cost", 0.10), ("pareto", 0.25)):
+    log = args.log_hypervolume
+    shares = {"min-latency": 0.10, "min-cost": 0.10, "pareto": 0.25}
+    for objective in args.objectives.split(","):
+        share = shares[objective]
         for sampler in args.samplers.split(","):
             baseline = sampler in ("random", "uniform")
             budget = size if baseline else int(size * share) * 2
             seeds = args.baseline_seeds if baseline else args.seeds
             runs = [
-                search(space, table, sampler, objective, seed, budget, weights)
+                search(space, table, sampler, objective, seed, budget, weights, log)
                 for seed in range(seeds)
             ]
             goal = "optimum tried" if objective != "pareto" else "99% hypervolume"
