@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from autotune.cli._ui_cmds import app_path, streamlit_command
 from storage import ResultStore
 from tests.study.helpers import assert_one_error_line, run_cli, sqlite_url
+from tests.ui.browser import free_port
 
 
 def test_the_command_runs_the_packaged_app_headless_on_the_port() -> None:
@@ -41,17 +41,11 @@ def test_a_port_out_of_range_is_one_error_line(tmp_path: Path, port: str) -> Non
     assert_one_error_line(run_cli(tmp_path, "ui", "--port", port), "--port", port)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_autotune_ui_serves_the_dashboard(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
     ResultStore(url).close()
-    port = _free_port()
+    port = free_port()
     cli = [sys.executable, "-c", "from autotune.cli import main; main()"]
     server = subprocess.Popen(
         [*cli, "ui", "--storage", url, "--port", str(port)],

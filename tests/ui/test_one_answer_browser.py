@@ -12,7 +12,6 @@ missing, except under ``CI=true``, where that is a failure. A screenshot of ever
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,67 +20,29 @@ from typing import Any
 import pytest
 
 from tests.conftest import TIED_STUDY
-from tests.ui.test_browser import ARGS, CHROMIUM, TIMEOUT_MS, _free_port, _settled, _wait_healthy
+from tests.ui.browser import chromium_page, serve_ui, settled
 
 pytestmark = pytest.mark.slow
 SHOTS = Path(__file__).parent / "screenshots"
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} missing under CI=true")
-    pytest.skip(f"{what} missing")
-
-
 @pytest.fixture
 def tied_server(tied_study: tuple[str, Any], tmp_path: Path) -> Iterator[str]:
     """``autotune ui`` over the tied study on a free port; its base URL."""
-    import signal
-
-    url, _ = tied_study
-    port = _free_port()
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        ["autotune", "ui", "--storage", url, "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(base, process)
+    with serve_ui(tied_study[0], tmp_path) as base:
         yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture
 def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright (pip install playwright)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def _open(page: Any, name: str) -> None:
     page.locator('[data-testid="stSidebar"]').get_by_text(name, exact=True).click()
     page.get_by_role("heading", name=name, exact=False).first.wait_for()
-    _settled(page)
+    settled(page)
 
 
 def _check_page(page: Any, name: str) -> None:
@@ -114,7 +75,7 @@ def test_every_page_names_the_trial_autotune_best_prints(
     page = chromium
     page.goto(tied_server)
     page.get_by_role("heading", name="Studies").wait_for()
-    _settled(page)
+    settled(page)
     assert page.get_by_role("button", name="Deploy").count() == 0
     table = page.locator('[data-testid="stTable"]')
     assert "n_complete" not in table.inner_text() and "completed" in table.inner_text()
