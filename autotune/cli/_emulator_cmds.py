@@ -161,9 +161,24 @@ def bench(
 
 
 def _measured_text(evaluation: Any, out: dict[str, Any]) -> str:
+    """What ``bench`` prints: the deployment under its load, then what it measured."""
+    lat = out["latency_ms"]
+    return (
+        f"{_deployment_text(evaluation, out)}\n"
+        f"throughput   {out['throughput']:.1f} seq/s\n"
+        f"latency ms   p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  p99 {lat['p99']:.2f}  "
+        f"mean {lat['mean']:.2f}\n"
+        f"cost         ${out['cost_per_hour_usd']:.3f}/h, ${out['cost_per_1m_usd']:.4f} per 1M "
+        f"inferences ({out['price_set']})\n"
+        f"bottleneck   {out['bottleneck']}: {out['bottleneck_detail']}"
+    )
+
+
+def _deployment_text(evaluation: Any, out: dict[str, Any]) -> str:
+    """The deployment, its load and (open loop) its batches, as ``bench`` and ``capacity``
+    print them above their figures."""
     from autotune.study.read import knobs_text, plural
 
-    lat = out["latency_ms"]
     load = evaluation.load
     if load.open_loop:
         how = f"{load.traffic_text()}, batch delay {load.max_batch_delay_ms:g} ms"
@@ -183,13 +198,7 @@ def _measured_text(evaluation: Any, out: dict[str, Any]) -> str:
         f"batch {out['batch_size']}, {knobs_text(evaluation.deployment)} "
         f"({out['mode']}), {how}, {out['requests']} requests\n"
         f"{extra}"
-        f"throughput   {out['throughput']:.1f} seq/s\n"
-        f"latency ms   p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  p99 {lat['p99']:.2f}  "
-        f"mean {lat['mean']:.2f}\n"
-        f"cost         ${out['cost_per_hour_usd']:.3f}/h, ${out['cost_per_1m_usd']:.4f} per 1M "
-        f"inferences ({out['price_set']})\n"
-        f"bottleneck   {out['bottleneck']}: {out['bottleneck_detail']}"
-    )
+    ).rstrip("\n")
 
 
 # Long: Typer declares every flag in the signature; the body is short.
@@ -257,7 +266,7 @@ def capacity(
         else f"capacity     none: even at light load p95 is {lat['p95']:.2f} ms "
         f"(above {max_p95_ms:g} ms)"
     )
-    typer.echo(_measured_text(evaluation, out).split("\nthroughput")[0] + "\n" + verdict)
+    typer.echo(_deployment_text(evaluation, out) + "\n" + verdict)
     if out["capacity_qps"] == 0:
         raise typer.Exit(1)
 
