@@ -6,7 +6,7 @@ history (version table ``autotune_alembic_version``), so the database remains on
 the queue of submitted studies and the API tokens (``ServiceStore``).
 """
 
-from storage._engine import database_unavailable, input_error, serialize_sqlite
+from storage._engine import database_unavailable, describe, input_error, serialize_sqlite
 from storage._service import ServiceStore
 from storage._service_models import STATES, QueuedStudy, StoredToken
 from storage._store import ResultStore, SchemaRevisionError, default_storage_url
@@ -20,6 +20,7 @@ __all__ = [
     "StoredToken",
     "database_unavailable",
     "default_storage_url",
+    "describe",
     "input_error",
     "serialize_sqlite",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -127,7 +128,7 @@ def core_use_note(best: TrialRecord, records: list[TrialRecord]) -> str:
     )
 
 
-def tied_line(tied: Any, shown: int = 5) -> str:
+def tied_line(tied: Sequence[TrialRecord], shown: int = 5) -> str:
     """The other trials the emulator cannot tell from the recommendation (``tied[0]``)."""
     items = [
         f"trial {r.trial_number} ({r.deployment.instance_type}, batch {r.workload.batch_size}, "

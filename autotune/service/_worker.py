@@ -17,13 +17,12 @@ import time
 from collections.abc import Callable
 
 import optuna
-from sqlalchemy.engine import make_url
 
 from autotune.errors import AutotuneError
 from autotune.study.queue import settings_of
 from autotune.study.read import rdb_storage
 from autotune.study.write import run_study
-from storage import QueuedStudy, ServiceStore, database_unavailable
+from storage import QueuedStudy, ServiceStore, database_unavailable, describe
 
 Log = Callable[[str], None]
 
@@ -84,9 +83,8 @@ def drain(
     returns how many claims were worked on."""
     store: ServiceStore | None = None
     claims = 0
-    shown = make_url(url).render_as_string(hide_password=True)
     stop = "stops once none is left" if until_empty else "Ctrl-C stops"
-    log(f"worker: running queued studies of {shown} ({stop})")
+    log(f"worker: running queued studies of {describe(url)} ({stop})")
     while True:
         try:
             if store is None:
