@@ -159,9 +159,9 @@ def _with_capacity(
     return dataclasses.replace(ev, result=dataclasses.replace(ev.result, capacity_qps=found))
 
 
-def _known(study: optuna.Study, store: ResultStore) -> dict[str, Evaluation | str]:
+def _known(study: optuna.Study, stored: Sequence[TrialRecord]) -> dict[str, Evaluation | str]:
     """Configs this study already evaluated: their evaluations, or why they cannot deploy."""
-    records = {r.trial_number: r for r in store.records(study.study_name)}
+    records = {r.trial_number: r for r in stored}
     done: dict[str, Evaluation | str] = {}
     for t in finished(study):
         key = t.user_attrs.get("candidate")
@@ -172,6 +172,17 @@ def _known(study: optuna.Study, store: ResultStore) -> dict[str, Evaluation | st
         elif t.number in records:
             done.setdefault(key, records[t.number].evaluation)
     return done
+
+
+def _drop_strays(study: optuna.Study, store: ResultStore, stored: Sequence[TrialRecord]) -> None:
+    """Delete the records of failed trials. A Ctrl-C between storing a trial's record and
+    Optuna completing the trial fails the trial but leaves its record (a trial failed as dead
+    loses its record in ``_Reclaim``); records stay one per completed trial."""
+    states = (optuna.trial.TrialState.FAIL,)
+    failed = {t.number for t in study.get_trials(deepcopy=False, states=states)}
+    for r in stored:
+        if r.trial_number in failed:
+            store.delete_trial(r.optuna_trial_id)
 
 
 def open_study(settings: StudySettings) -> optuna.Study:
@@ -277,7 +288,9 @@ def run_study(settings: StudySettings, callbacks: Sequence[Callback] = ()) -> St
     store = ResultStore(settings.storage)
     study = open_study(settings)
     cache = CompileCache()
-    done = _known(study, store)
+    stored = store.records(study.study_name)
+    done = _known(study, stored)  # a stray record's evaluation is still known...
+    _drop_strays(study, store, stored)  # ...but the record of a failed trial goes
     if not study.trials and settings.sampler != "grid":
         weights = cache.graph(
             (source.identity, source.task, min(settings.space.batch_sizes), settings.space.seq_len),

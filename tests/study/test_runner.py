@@ -18,6 +18,7 @@ from autotune.emulator import CompileCache
 from autotune.evaluation import evaluate
 from autotune.hardware import emulator_version
 from autotune.study import Goals, best, load_space, metric, values, with_overrides
+from autotune.study._optuna import trial_id
 from autotune.study.read import open_existing, tolerance
 from autotune.study.write import candidates
 from autotune.values import Deployment, Evaluation, Experiment, Load, TrialRecord, Workload
@@ -453,3 +454,25 @@ def test_resumed_study_does_not_evaluate_known_configs_again(autotune_cli, tmp_p
     for r in records:
         by_config[identity(r)].add(r.evaluation.provenance.compile_seconds)
     assert all(len(seconds) == 1 for seconds in by_config.values())
+
+
+def test_a_resumed_study_drops_the_record_of_a_failed_trial(tmp_path: Path) -> None:
+    # A Ctrl-C between storing a trial's record and Optuna completing the trial fails the trial
+    # and leaves the record; the next run of the study deletes it, and keeps the evaluation.
+    url = sqlite_url(tmp_path)
+    command = ["study", *SMALL, "--study-name", "s", "--storage", url, "--json"]
+    assert run_cli(tmp_path, *command, "--trials", "2").code == 0
+    study = optuna.load_study(study_name="s", storage=url)
+    kept = ResultStore(url).records("s")[0]
+    interrupted = study.ask(dict(study.trials[0].distributions))
+    interrupted.set_user_attr("candidate", study.trials[0].user_attrs["candidate"])
+    stray = dataclasses.replace(
+        kept, optuna_trial_id=trial_id(interrupted), trial_number=interrupted.number
+    )
+    assert ResultStore(url).add(stray, while_running=True)
+    study.tell(interrupted, state=optuna.trial.TrialState.FAIL)
+
+    assert run_cli(tmp_path, *command, "--trials", "4").code == 0
+    done = {t.number for t in completed(url, "s")}
+    assert sorted(r.trial_number for r in ResultStore(url).records("s")) == sorted(done)
+    assert interrupted.number not in done
